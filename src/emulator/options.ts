@@ -1,0 +1,91 @@
+/** How the emulator answers a create whose email is already taken (WorkOS does not document it). */
+export type EmailTakenMode = 'user_creation_error' | 'email_not_available' | 'conflict';
+
+/** A token bucket: `limit` requests per `windowMs`, refilled continuously. */
+export interface RateLimitRule {
+  limit: number;
+  windowMs: number;
+}
+
+export interface RateLimitOptions {
+  /** User Management writes (create, update, delete, password reset). Default 500 per 10 s. `false` turns it off. */
+  writes?: RateLimitRule | false;
+  /** User Management reads (get, list, events). Default 1,000 per 10 s. */
+  reads?: RateLimitRule | false;
+  /** Authenticate, per email. Default 10 per 60 s. */
+  authenticatePerEmail?: RateLimitRule | false;
+}
+
+/** Random faults, applied to API routes only (never to `/_emulator/`). Probabilities are 0..1. */
+export interface FaultOptions {
+  /** Probability of answering 500, 502 or 503 before the request is applied. */
+  errorRate?: number;
+  /** Probability of destroying the connection before the request is applied. */
+  dropRate?: number;
+  /** Added latency range in ms, uniformly drawn per request. */
+  latencyMs?: { min: number; max: number };
+}
+
+/**
+ * A one-shot scripted fault: consumed by the next `count` (default 1) API requests that match.
+ * - `error`: answer `status` (500/502/503/...) without applying the request.
+ * - `drop`: destroy the connection without applying the request.
+ * - `applied_unanswered`: apply the request (the write is stored), then destroy the connection.
+ * - `stall`: wait `delayMs`, then apply and answer (the client has usually timed out by then).
+ * - `rate_limit`: answer 429 with `Retry-After: retryAfterSeconds` (default 1).
+ */
+export interface ScriptedFault {
+  kind: 'error' | 'drop' | 'applied_unanswered' | 'stall' | 'rate_limit';
+  /** HTTP method to match, e.g. 'POST'. Any when absent. */
+  method?: string;
+  /** Path prefix or RegExp source to match, e.g. '/user_management/users'. Any when absent. */
+  path?: string;
+  count?: number;
+  status?: number;
+  delayMs?: number;
+  retryAfterSeconds?: number;
+}
+
+export interface PasswordPolicyOptions {
+  /** Minimum length of a plaintext password. Default 8. */
+  minLength?: number;
+  /** Passwords refused as too common (compared case-insensitively). Default: a short built-in list. */
+  commonPasswords?: string[];
+}
+
+/** What a response looked like, for observers such as the conformance tests. Never includes request bodies. */
+export interface EmulatorResponseRecord {
+  method: string;
+  /** The path without the query string, e.g. `/user_management/users/user_01...`. */
+  path: string;
+  status: number;
+  /** Parsed JSON body, or `undefined` when the response had no body. */
+  body: unknown;
+}
+
+export interface EmulatorOptions {
+  /** Default `127.0.0.1`. */
+  host?: string;
+  /** Default 0 (any free port) for the API; the CLI defaults to 8484. */
+  port?: number;
+  /** Accepted API keys (Bearer). Default `['sk_test_emulator']`. */
+  apiKeys?: string[];
+  /** Client ids accepted by authenticate. Default `['client_emulator']`. */
+  clientIds?: string[];
+  /** Default `user_creation_error`. */
+  emailTaken?: EmailTakenMode;
+  rateLimits?: RateLimitOptions | false;
+  faults?: FaultOptions;
+  passwordPolicy?: PasswordPolicyOptions;
+  /** When true, authenticate answers `email_verification_required` for unverified users. Default false. */
+  requireEmailVerification?: boolean;
+  /** When false, no `user.*` events are recorded (for memory-bound benchmarks). Default true. */
+  events?: boolean;
+  /** Keep state in this file across restarts (written with mode 0600: it holds password hashes). */
+  dataFile?: string;
+  /** Called after every API or control response has been written. */
+  onResponse?: (record: EmulatorResponseRecord) => void;
+}
+
+export const DEFAULT_API_KEY = 'sk_test_emulator';
+export const DEFAULT_CLIENT_ID = 'client_emulator';
