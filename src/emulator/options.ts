@@ -14,6 +14,8 @@ export interface RateLimitOptions {
   reads?: RateLimitRule | false;
   /** Authenticate, per email. Default 10 per 60 s. */
   authenticatePerEmail?: RateLimitRule | false;
+  /** Password reset creation, per email. Default 3 per 60 s. */
+  passwordResetPerEmail?: RateLimitRule | false;
 }
 
 /** Random faults, applied to API routes only (never to `/_emulator/`). Probabilities are 0..1. */

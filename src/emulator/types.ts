@@ -1,4 +1,10 @@
-import type { EmailTakenMode, FaultOptions, PasswordPolicyOptions, RateLimitOptions, ScriptedFault } from './options.js';
+import type {
+  EmailTakenMode,
+  FaultOptions,
+  PasswordPolicyOptions,
+  RateLimitOptions,
+  ScriptedFault,
+} from './options.js';
 
 /** A user as WorkOS puts it on the wire (snake_case, nullable fields present as null). */
 export interface WireUser {
@@ -30,6 +36,8 @@ export interface SeedUser {
   password_hash_type?: string;
   /** Seed a user that already signed in (ISO timestamp). */
   last_sign_in_at?: string | null;
+  /** Organization memberships, for the list endpoint's `organization_id` filter. */
+  organization_ids?: string[];
 }
 
 /** What the control plane shows of a stored user: never the hash or the password. */

@@ -1,0 +1,24 @@
+import type { EmailTakenMode } from './options.js';
+import type { PasswordPolicy } from './password-policy.js';
+import type { EmulatorStore } from './store.js';
+
+/** What every API handler works with. Settings are read on each request, so changes act at once. */
+export interface ApiContext {
+  store: EmulatorStore;
+  settings: {
+    emailTaken: EmailTakenMode;
+    passwordPolicy: PasswordPolicy;
+    requireEmailVerification: boolean;
+    clientIds: readonly string[];
+    apiKeys: readonly string[];
+  };
+  /** Milliseconds until the per-email limit lets this email through again; 0 = allowed now. */
+  authenticateWait(email: string): number;
+  passwordResetWait(email: string): number;
+}
+
+export interface ApiRequest {
+  params: Record<string, string>;
+  query: URLSearchParams;
+  body: unknown;
+}

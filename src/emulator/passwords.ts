@@ -1,0 +1,644 @@
+/**
+ * The emulator's own password verifier. It reads only the six hash forms WorkOS accepts on import
+ * (see workos-api.md, "Password hash formats") and deliberately shares no code with the library's
+ * hash converter, so a converter bug cannot hide behind a matching verifier bug.
+ */
+import { createCipheriv, createHash, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import bcrypt from 'bcryptjs';
+import { argon2d, argon2i, argon2id, createBLAKE2b, type IHasher } from 'hash-wasm';
+
+export type WorkosHashType = 'bcrypt' | 'firebase-scrypt' | 'ssha' | 'scrypt' | 'pbkdf2' | 'argon2';
+
+export const WORKOS_HASH_TYPES: readonly WorkosHashType[] = Object.freeze([
+  'bcrypt',
+  'firebase-scrypt',
+  'ssha',
+  'scrypt',
+  'pbkdf2',
+  'argon2',
+]);
+
+/**
+ * 'native' = a password set in plaintext through the API, stored by the emulator itself (a PHC scrypt
+ * string with a random salt).
+ */
+export interface StoredPassword {
+  type: WorkosHashType | 'native';
+  hash: string;
+}
+
+// Limits keep a hostile or mistyped import from pinning the emulator for minutes or exhausting memory.
+const MAX_HASH_CHARS = 4096;
+const MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
+const MIN_DIGEST_BYTES = 16;
+const MAX_DIGEST_BYTES = 1024;
+const NATIVE_SCRYPT = { ln: 14, r: 8, p: 1, saltBytes: 16, keyBytes: 32 } as const;
+
+type Pbkdf2Digest = 'sha1' | 'sha256' | 'sha512';
+type Argon2Variant = 'argon2d' | 'argon2i' | 'argon2id';
+
+type Parsed =
+  | { kind: 'bcrypt'; hash: string }
+  | { kind: 'ssha'; digest: Buffer; salt: Buffer }
+  | {
+      kind: 'firebase-scrypt';
+      hash: Buffer;
+      salt: Buffer;
+      signerKey: Buffer;
+      saltSeparator: Buffer;
+      rounds: number;
+      memCost: number;
+    }
+  | { kind: 'scrypt'; ln: number; r: number; p: number; salt: Buffer; hash: Buffer }
+  | { kind: 'pbkdf2'; digest: Pbkdf2Digest; iterations: number; salt: Buffer; hash: Buffer }
+  | {
+      kind: 'argon2';
+      variant: Argon2Variant;
+      version: 0x10 | 0x13;
+      m: number;
+      t: number;
+      p: number;
+      salt: Buffer;
+      hash: Buffer;
+    };
+
+/** A string result is a rejection reason; reasons are fixed text and never echo the input. */
+type ParseResult = Parsed | string;
+
+/**
+ * null when `hash` is a well-formed hash of `type`; otherwise a short reason that never quotes the hash or
+ * any part of it. Unknown types get a reason too.
+ */
+export function validateImportedHash(type: string, hash: string): string | null {
+  if (!isWorkosHashType(type)) {
+    return `unsupported password hash type; expected one of ${WORKOS_HASH_TYPES.join(', ')}`;
+  }
+  const parsed = parse(type, hash);
+  return typeof parsed === 'string' ? parsed : null;
+}
+
+export async function hashNativePassword(password: string): Promise<StoredPassword> {
+  const { ln, r, p, saltBytes, keyBytes } = NATIVE_SCRYPT;
+  const salt = randomBytes(saltBytes);
+  const key = await scryptAsync(password, salt, keyBytes, ln, r, p);
+  return { type: 'native', hash: `$scrypt$ln=${ln},r=${r},p=${p}$${b64(salt)}$${b64(key)}` };
+}
+
+/** Constant-time comparison of derived bytes; false (never throws) on any malformed stored value. */
+export async function verifyPassword(stored: StoredPassword, password: string): Promise<boolean> {
+  try {
+    if (typeof password !== 'string' || stored === null || typeof stored !== 'object') return false;
+    // Native passwords are stored as PHC scrypt strings, so they reuse that reader.
+    const type = stored.type === 'native' ? 'scrypt' : stored.type;
+    if (!isWorkosHashType(type)) return false;
+    const parsed = parse(type, stored.hash);
+    if (typeof parsed === 'string') return false;
+    return await verifyParsed(parsed, password);
+  } catch {
+    return false;
+  }
+}
+
+function isWorkosHashType(type: unknown): type is WorkosHashType {
+  return typeof type === 'string' && (WORKOS_HASH_TYPES as readonly string[]).includes(type);
+}
+
+function parse(type: WorkosHashType, hash: string): ParseResult {
+  if (typeof hash !== 'string' || hash.length === 0) return `${type} hash is empty`;
+  if (hash.length > MAX_HASH_CHARS) return `${type} hash is too long`;
+  switch (type) {
+    case 'bcrypt':
+      return parseBcrypt(hash);
+    case 'ssha':
+      return parseSsha(hash);
+    case 'firebase-scrypt':
+      return parseFirebaseScrypt(hash);
+    case 'scrypt':
+      return parseScrypt(hash);
+    case 'pbkdf2':
+      return parsePbkdf2(hash);
+    case 'argon2':
+      return parseArgon2(hash);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Parsers
+
+function parseBcrypt(hash: string): ParseResult {
+  const m = /^\$2([aby])\$([^$]*)\$(.*)$/s.exec(hash);
+  if (!m) return 'bcrypt hash must start with $2a$, $2b$ or $2y$';
+  const cost = /^\d\d$/.test(m[2] ?? '') ? Number(m[2]) : Number.NaN;
+  if (!(cost >= 4 && cost <= 31)) return 'bcrypt hash has an invalid cost';
+  const body = m[3] ?? '';
+  if (body.length !== 53) return 'bcrypt hash must have 53 characters of salt and digest after the cost';
+  if (!/^[./A-Za-z0-9]{53}$/.test(body)) return 'bcrypt hash contains characters outside the bcrypt alphabet';
+  return { kind: 'bcrypt', hash };
+}
+
+function parseSsha(hash: string): ParseResult {
+  if (!hash.startsWith('{SSHA}')) return 'ssha hash must start with {SSHA}';
+  const raw = decodeB64(hash.slice(6));
+  if (!raw) return 'ssha hash is not valid base64 after {SSHA}';
+  if (raw.length <= 20) return 'ssha hash must hold a 20-byte SHA-1 digest followed by a non-empty salt';
+  return { kind: 'ssha', digest: raw.subarray(0, 20), salt: raw.subarray(20) };
+}
+
+function parseFirebaseScrypt(hash: string): ParseResult {
+  const prefix = '$firebase-scrypt$';
+  if (!hash.startsWith(prefix)) return 'firebase-scrypt hash must start with $firebase-scrypt$';
+  const fields = new Map<string, string>();
+  for (const field of hash.slice(prefix.length).split('$')) {
+    const eq = field.indexOf('=');
+    if (eq <= 0) return 'firebase-scrypt hash has a field that is not name=value';
+    const name = field.slice(0, eq);
+    if (!['hash', 'salt', 'sk', 'ss', 'r', 'm'].includes(name)) {
+      return 'firebase-scrypt hash has an unknown parameter';
+    }
+    if (fields.has(name)) return 'firebase-scrypt hash repeats a parameter';
+    fields.set(name, field.slice(eq + 1));
+  }
+  const bytes: Record<'hash' | 'salt' | 'sk' | 'ss', Buffer> = {
+    hash: Buffer.alloc(0),
+    salt: Buffer.alloc(0),
+    sk: Buffer.alloc(0),
+    ss: Buffer.alloc(0),
+  };
+  for (const name of ['hash', 'salt', 'sk', 'ss'] as const) {
+    const value = fields.get(name);
+    if (value === undefined) return `firebase-scrypt hash is missing the ${name} parameter`;
+    const decoded = decodeB64(value);
+    if (!decoded) return `firebase-scrypt hash has an invalid base64 ${name} parameter`;
+    bytes[name] = decoded;
+  }
+  const rounds = fields.get('r');
+  const memCost = fields.get('m');
+  if (rounds === undefined) return 'firebase-scrypt hash is missing the r parameter';
+  if (memCost === undefined) return 'firebase-scrypt hash is missing the m parameter';
+  const r = parseUint(rounds, 1, 64);
+  if (r === null) return 'firebase-scrypt hash has an invalid r (rounds) parameter';
+  const m = parseUint(memCost, 1, 20);
+  if (m === null) return 'firebase-scrypt hash has an invalid m (memory cost) parameter';
+  if (128 * r * 2 ** m > MAX_MEMORY_BYTES) return 'firebase-scrypt hash needs more than 1 GiB of memory';
+  if (bytes.salt.length === 0) return 'firebase-scrypt hash has an empty salt';
+  if (bytes.sk.length < MIN_DIGEST_BYTES)
+    return 'firebase-scrypt hash has a signer key shorter than 16 bytes';
+  if (bytes.hash.length < MIN_DIGEST_BYTES) return 'firebase-scrypt hash has a digest shorter than 16 bytes';
+  // The digest is the signer key encrypted with a stream cipher, so it can never be longer than the key.
+  if (bytes.hash.length > bytes.sk.length)
+    return 'firebase-scrypt hash has a digest longer than its signer key';
+  return {
+    kind: 'firebase-scrypt',
+    hash: bytes.hash,
+    salt: bytes.salt,
+    signerKey: bytes.sk,
+    saltSeparator: bytes.ss,
+    rounds: r,
+    memCost: m,
+  };
+}
+
+function parseScrypt(hash: string): ParseResult {
+  const parts = hash.split('$');
+  if (parts[0] !== '' || parts[1] !== 'scrypt') return 'scrypt hash must start with $scrypt$';
+  if (parts.length !== 5) return 'scrypt hash must look like $scrypt$ln=..,r=..,p=..$salt$hash';
+  const params = parseParams(parts[2] ?? '', ['ln', 'r', 'p'], []);
+  if (typeof params === 'string') return `scrypt hash ${params}`;
+  const ln = parseUint(params.get('ln'), 1, 20);
+  if (ln === null) return 'scrypt hash has an invalid ln parameter (expected 1..20)';
+  const r = parseUint(params.get('r'), 1, 255);
+  if (r === null) return 'scrypt hash has an invalid r parameter';
+  const p = parseUint(params.get('p'), 1, 255);
+  if (p === null) return 'scrypt hash has an invalid p parameter';
+  if (128 * r * 2 ** ln > MAX_MEMORY_BYTES || 128 * r * p > MAX_MEMORY_BYTES) {
+    return 'scrypt hash needs more than 1 GiB of memory';
+  }
+  const fields = saltAndDigest('scrypt', parts[3] ?? '', parts[4] ?? '', 1);
+  if (typeof fields === 'string') return fields;
+  return { kind: 'scrypt', ln, r, p, ...fields };
+}
+
+function parsePbkdf2(hash: string): ParseResult {
+  const parts = hash.split('$');
+  const id = /^pbkdf2-(sha1|sha256|sha512)$/.exec(parts[1] ?? '');
+  if (parts[0] !== '' || !id)
+    return 'pbkdf2 hash must start with $pbkdf2-sha1$, $pbkdf2-sha256$ or $pbkdf2-sha512$';
+  if (parts.length !== 5) return 'pbkdf2 hash must look like $pbkdf2-<digest>$i=..,l=..$salt$hash';
+  const params = parseParams(parts[2] ?? '', ['i'], ['l']);
+  if (typeof params === 'string') return `pbkdf2 hash ${params}`;
+  const iterations = parseUint(params.get('i'), 1, 100_000_000);
+  if (iterations === null) return 'pbkdf2 hash has an invalid i (iterations) parameter';
+  const fields = saltAndDigest('pbkdf2', parts[3] ?? '', parts[4] ?? '', 1);
+  if (typeof fields === 'string') return fields;
+  if (params.has('l') && parseUint(params.get('l'), 1, MAX_DIGEST_BYTES) !== fields.hash.length) {
+    return 'pbkdf2 hash has an l (key length) parameter that does not match its digest';
+  }
+  return { kind: 'pbkdf2', digest: id[1] as Pbkdf2Digest, iterations, ...fields };
+}
+
+function parseArgon2(hash: string): ParseResult {
+  const parts = hash.split('$');
+  const variant = parts[1];
+  if (parts[0] !== '' || (variant !== 'argon2id' && variant !== 'argon2i' && variant !== 'argon2d')) {
+    return 'argon2 hash must start with $argon2id$, $argon2i$ or $argon2d$';
+  }
+  // The version segment is optional in PHC strings; without it the hash is Argon2 1.0 (0x10).
+  let version: 0x10 | 0x13 = 0x10;
+  if (parts[2]?.startsWith('v=')) {
+    const v = parts[2].slice(2);
+    if (v === '19') version = 0x13;
+    else if (v !== '16') return 'argon2 hash has an unsupported version (expected v=19 or v=16)';
+    parts.splice(2, 1);
+  }
+  if (parts.length !== 5) return 'argon2 hash must look like $argon2id$v=19$m=..,t=..,p=..$salt$hash';
+  const params = parseParams(parts[2] ?? '', ['m', 't', 'p'], []);
+  if (typeof params === 'string') return `argon2 hash ${params}`;
+  const p = parseUint(params.get('p'), 1, 255);
+  if (p === null) return 'argon2 hash has an invalid p (parallelism) parameter';
+  const t = parseUint(params.get('t'), 1, 1000);
+  if (t === null) return 'argon2 hash has an invalid t (iterations) parameter';
+  const m = parseUint(params.get('m'), 8, MAX_MEMORY_BYTES / 1024);
+  if (m === null) return 'argon2 hash has an invalid m (memory) parameter (expected 8 KiB to 1 GiB)';
+  if (m < 8 * p) return 'argon2 hash has less memory than 8 KiB per lane';
+  // Argon2 itself requires at least 8 bytes of salt.
+  const fields = saltAndDigest('argon2', parts[3] ?? '', parts[4] ?? '', 8);
+  if (typeof fields === 'string') return fields;
+  return { kind: 'argon2', variant, version, m, t, p, ...fields };
+}
+
+/** PHC `k=v,k=v` list with exactly the required names plus any of the optional ones. */
+function parseParams(text: string, required: string[], optional: string[]): Map<string, string> | string {
+  const out = new Map<string, string>();
+  for (const item of text.split(',')) {
+    const eq = item.indexOf('=');
+    if (eq <= 0) return 'has a malformed parameter list';
+    const name = item.slice(0, eq);
+    if (!required.includes(name) && !optional.includes(name)) return 'has an unknown parameter';
+    if (out.has(name)) return 'repeats a parameter';
+    out.set(name, item.slice(eq + 1));
+  }
+  for (const name of required) if (!out.has(name)) return `is missing the ${name} parameter`;
+  return out;
+}
+
+function saltAndDigest(
+  type: string,
+  saltText: string,
+  hashText: string,
+  minSalt: number,
+): { salt: Buffer; hash: Buffer } | string {
+  const salt = decodeB64(saltText);
+  if (!salt) return `${type} hash has a salt that is not valid base64`;
+  if (salt.length === 0) return `${type} hash has an empty salt`;
+  if (salt.length < minSalt) return `${type} hash has a salt shorter than ${minSalt} bytes`;
+  const hash = decodeB64(hashText);
+  if (!hash) return `${type} hash has a digest that is not valid base64`;
+  if (hash.length < MIN_DIGEST_BYTES)
+    return `${type} hash has a digest shorter than ${MIN_DIGEST_BYTES} bytes`;
+  if (hash.length > MAX_DIGEST_BYTES)
+    return `${type} hash has a digest longer than ${MAX_DIGEST_BYTES} bytes`;
+  return { salt, hash };
+}
+
+/** Standard-alphabet base64, `=` padding optional (PHC omits it, most other tools emit it). */
+function decodeB64(text: string): Buffer | null {
+  const m = /^([A-Za-z0-9+/]*)(={0,2})$/.exec(text);
+  if (!m) return null;
+  const body = m[1] ?? '';
+  const pad = m[2] ?? '';
+  if (body.length % 4 === 1) return null;
+  if (pad.length > 0 && (body.length + pad.length) % 4 !== 0) return null;
+  return Buffer.from(body, 'base64');
+}
+
+function parseUint(text: string | undefined, min: number, max: number): number | null {
+  if (text === undefined || !/^\d{1,10}$/.test(text)) return null;
+  const n = Number(text);
+  return n >= min && n <= max ? n : null;
+}
+
+function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('base64').replace(/=+$/, '');
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Verifiers
+
+async function verifyParsed(parsed: Parsed, password: string): Promise<boolean> {
+  switch (parsed.kind) {
+    case 'bcrypt':
+      // bcryptjs reads $2a$, $2b$ and $2y$ alike and compares in constant time.
+      return bcrypt.compare(password, parsed.hash);
+    case 'ssha': {
+      const digest = createHash('sha1').update(password, 'utf8').update(parsed.salt).digest();
+      return timingSafeEqual(digest, parsed.digest);
+    }
+    case 'firebase-scrypt': {
+      // Firebase's modified scrypt: the scrypt output is an AES-256-CTR key that encrypts the signer key.
+      const salt = Buffer.concat([parsed.salt, parsed.saltSeparator]);
+      const key = await scryptAsync(password, salt, 32, parsed.memCost, parsed.rounds, 1);
+      const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
+      const out = Buffer.concat([cipher.update(parsed.signerKey), cipher.final()]);
+      return timingSafeEqual(out.subarray(0, parsed.hash.length), parsed.hash);
+    }
+    case 'scrypt': {
+      const key = await scryptAsync(password, parsed.salt, parsed.hash.length, parsed.ln, parsed.r, parsed.p);
+      return timingSafeEqual(key, parsed.hash);
+    }
+    case 'pbkdf2': {
+      const key = await new Promise<Buffer>((resolve, reject) =>
+        pbkdf2(password, parsed.salt, parsed.iterations, parsed.hash.length, parsed.digest, (err, out) =>
+          err ? reject(err) : resolve(out),
+        ),
+      );
+      return timingSafeEqual(key, parsed.hash);
+    }
+    case 'argon2': {
+      const tag = await argon2Tag(parsed, Buffer.from(password, 'utf8'));
+      return timingSafeEqual(tag, parsed.hash);
+    }
+  }
+}
+
+function scryptAsync(password: string, salt: Buffer, keylen: number, ln: number, r: number, p: number) {
+  const N = 2 ** ln;
+  const maxmem = 128 * N * r + 128 * r * p + 16 * 1024 * 1024;
+  return new Promise<Buffer>((resolve, reject) =>
+    scrypt(password, salt, keylen, { N, r, p, maxmem }, (err, key) => (err ? reject(err) : resolve(key))),
+  );
+}
+
+async function argon2Tag(parsed: Extract<Parsed, { kind: 'argon2' }>, password: Buffer): Promise<Buffer> {
+  const { variant, version, m, t, p, salt, hash } = parsed;
+  if (version === 0x13) {
+    const fn = variant === 'argon2id' ? argon2id : variant === 'argon2i' ? argon2i : argon2d;
+    const options = {
+      password,
+      salt,
+      iterations: t,
+      parallelism: p,
+      memorySize: m,
+      hashLength: hash.length,
+      outputType: 'binary',
+    } as const;
+    return Buffer.from(await fn(options));
+  }
+  // hash-wasm only implements Argon2 1.3, so 1.0 hashes (no `v=` segment) go through our own code.
+  return Buffer.from(await argon2Reference(variant, version, password, salt, m, t, p, hash.length));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Argon2 (RFC 9106), written from the specification for version 0x10, which hash-wasm lacks.
+// Blocks are 128 little-endian 64-bit words held as pairs of 32-bit halves (low half first).
+
+const ARGON2_TYPE_CODE: Record<Argon2Variant, number> = { argon2d: 0, argon2i: 1, argon2id: 2 };
+const BLOCK_WORDS32 = 256;
+
+const blakeHashers = new Map<number, Promise<IHasher>>();
+
+async function blake2b(outBytes: number, ...chunks: Uint8Array[]): Promise<Uint8Array> {
+  let pending = blakeHashers.get(outBytes);
+  if (!pending) {
+    pending = createBLAKE2b(outBytes * 8);
+    blakeHashers.set(outBytes, pending);
+  }
+  // Each hasher is used start-to-finish without an await in between, so sharing one is safe.
+  const hasher = await pending;
+  hasher.init();
+  for (const chunk of chunks) hasher.update(chunk);
+  return hasher.digest('binary');
+}
+
+function le32(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n, true);
+  return out;
+}
+
+/** H' from RFC 9106 section 3.3: BLAKE2b stretched to any output length. */
+async function blake2bLong(outBytes: number, ...chunks: Uint8Array[]): Promise<Uint8Array> {
+  if (outBytes <= 64) return blake2b(outBytes, le32(outBytes), ...chunks);
+  const out = new Uint8Array(outBytes);
+  let v = await blake2b(64, le32(outBytes), ...chunks);
+  out.set(v.subarray(0, 32), 0);
+  let pos = 32;
+  while (outBytes - pos > 64) {
+    v = await blake2b(64, v);
+    out.set(v.subarray(0, 32), pos);
+    pos += 32;
+  }
+  out.set(await blake2b(outBytes - pos, v), pos);
+  return out;
+}
+
+// High half of the last blaMka result; a typed array avoids boxing a number (or a pair) per call.
+const blaMkaHigh = new Uint32Array(1);
+
+/** Returns the low half of x + y + 2 * lo32(x) * lo32(y) mod 2^64 (BlaMka) and sets blaMkaHigh[0]. */
+function blaMka(xl: number, xh: number, yl: number, yh: number): number {
+  const a0 = xl & 0xffff;
+  const a1 = xl >>> 16;
+  const b0 = yl & 0xffff;
+  const b1 = yl >>> 16;
+  // 32x32 -> 64-bit product in 16-bit pieces, since doubles cannot hold it exactly.
+  const t = a0 * b0;
+  const m1 = a1 * b0 + (t >>> 16);
+  const m2 = a0 * b1 + (m1 & 0xffff);
+  const pl = (((m2 & 0xffff) << 16) | (t & 0xffff)) >>> 0;
+  const ph = a1 * b1 + (m1 >>> 16) + (m2 >>> 16);
+  const lo = (xl >>> 0) + (yl >>> 0) + ((pl << 1) >>> 0);
+  blaMkaHigh[0] = (xh + yh + ((ph << 1) | (pl >>> 31)) + Math.floor(lo / 0x100000000)) >>> 0;
+  return lo >>> 0;
+}
+
+/** BLAKE2b's G with BlaMka; a..d are 32-bit offsets of the low halves of four 64-bit words. */
+function gb(z: Uint32Array, a: number, b: number, c: number, d: number): void {
+  let al = z[a] as number;
+  let ah = z[a + 1] as number;
+  let bl = z[b] as number;
+  let bh = z[b + 1] as number;
+  let cl = z[c] as number;
+  let ch = z[c + 1] as number;
+  let dl = z[d] as number;
+  let dh = z[d + 1] as number;
+  let xl: number;
+  let xh: number;
+  al = blaMka(al, ah, bl, bh);
+  ah = blaMkaHigh[0] as number;
+  xl = dl ^ al; // d = rotr64(d ^ a, 32)
+  xh = dh ^ ah;
+  dl = xh;
+  dh = xl;
+  cl = blaMka(cl, ch, dl, dh);
+  ch = blaMkaHigh[0] as number;
+  xl = bl ^ cl; // b = rotr64(b ^ c, 24)
+  xh = bh ^ ch;
+  bl = (xl >>> 24) | (xh << 8);
+  bh = (xh >>> 24) | (xl << 8);
+  al = blaMka(al, ah, bl, bh);
+  ah = blaMkaHigh[0] as number;
+  xl = dl ^ al; // d = rotr64(d ^ a, 16)
+  xh = dh ^ ah;
+  dl = (xl >>> 16) | (xh << 16);
+  dh = (xh >>> 16) | (xl << 16);
+  cl = blaMka(cl, ch, dl, dh);
+  ch = blaMkaHigh[0] as number;
+  xl = bl ^ cl; // b = rotr64(b ^ c, 63)
+  xh = bh ^ ch;
+  bl = (xl << 1) | (xh >>> 31);
+  bh = (xh << 1) | (xl >>> 31);
+  z[a] = al;
+  z[a + 1] = ah;
+  z[b] = bl;
+  z[b + 1] = bh;
+  z[c] = cl;
+  z[c + 1] = ch;
+  z[d] = dl;
+  z[d + 1] = dh;
+}
+
+/** The permutation P over 16 words, given as 32-bit offsets of their low halves. */
+function permute(z: Uint32Array, v: Uint16Array): void {
+  gb(z, v[0] as number, v[4] as number, v[8] as number, v[12] as number);
+  gb(z, v[1] as number, v[5] as number, v[9] as number, v[13] as number);
+  gb(z, v[2] as number, v[6] as number, v[10] as number, v[14] as number);
+  gb(z, v[3] as number, v[7] as number, v[11] as number, v[15] as number);
+  gb(z, v[0] as number, v[5] as number, v[10] as number, v[15] as number);
+  gb(z, v[1] as number, v[6] as number, v[11] as number, v[12] as number);
+  gb(z, v[2] as number, v[7] as number, v[8] as number, v[13] as number);
+  gb(z, v[3] as number, v[4] as number, v[9] as number, v[14] as number);
+}
+
+// Row i is words 16i..16i+15; column i is the word pairs (2i, 2i+1) of every row.
+const ROWS = Array.from({ length: 8 }, (_, i) =>
+  Uint16Array.from({ length: 16 }, (_, k) => 2 * (16 * i + k)),
+);
+const COLUMNS = Array.from({ length: 8 }, (_, i) =>
+  Uint16Array.from({ length: 16 }, (_, k) => 2 * (2 * i + 16 * (k >> 1) + (k & 1))),
+);
+
+/** out = G(x, y), or out ^= G(x, y) when `xorInto` (Argon2 1.3 passes after the first). */
+function compress(
+  x: Uint32Array,
+  xo: number,
+  y: Uint32Array,
+  yo: number,
+  out: Uint32Array,
+  oo: number,
+  xorInto: boolean,
+  scratch: { r: Uint32Array; z: Uint32Array },
+): void {
+  const { r, z } = scratch;
+  for (let i = 0; i < BLOCK_WORDS32; i++) r[i] = (x[xo + i] as number) ^ (y[yo + i] as number);
+  z.set(r);
+  for (const row of ROWS) permute(z, row);
+  for (const col of COLUMNS) permute(z, col);
+  for (let i = 0; i < BLOCK_WORDS32; i++) {
+    const v = (z[i] as number) ^ (r[i] as number);
+    out[oo + i] = xorInto ? v ^ (out[oo + i] as number) : v;
+  }
+}
+
+function bytesToWords(bytes: Uint8Array, out: Uint32Array, offset: number): void {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let i = 0; i < BLOCK_WORDS32; i++) out[offset + i] = view.getUint32(4 * i, true);
+}
+
+async function argon2Reference(
+  variant: Argon2Variant,
+  version: 0x10 | 0x13,
+  password: Uint8Array,
+  salt: Uint8Array,
+  m: number,
+  t: number,
+  p: number,
+  tagBytes: number,
+): Promise<Uint8Array> {
+  const type = ARGON2_TYPE_CODE[variant];
+  const h0 = await blake2b(
+    64,
+    le32(p),
+    le32(tagBytes),
+    le32(m),
+    le32(t),
+    le32(version),
+    le32(type),
+    le32(password.length),
+    password,
+    le32(salt.length),
+    salt,
+    le32(0), // no secret
+    le32(0), // no associated data
+  );
+  const segment = Math.floor(m / (4 * p));
+  const laneLength = 4 * segment;
+  const totalBlocks = laneLength * p;
+  const mem = new Uint32Array(totalBlocks * BLOCK_WORDS32);
+  const offset = (lane: number, col: number) => (lane * laneLength + col) * BLOCK_WORDS32;
+  for (let lane = 0; lane < p; lane++) {
+    bytesToWords(await blake2bLong(1024, h0, le32(0), le32(lane)), mem, offset(lane, 0));
+    bytesToWords(await blake2bLong(1024, h0, le32(1), le32(lane)), mem, offset(lane, 1));
+  }
+
+  const scratch = { r: new Uint32Array(BLOCK_WORDS32), z: new Uint32Array(BLOCK_WORDS32) };
+  const zero = new Uint32Array(BLOCK_WORDS32);
+  const input = new Uint32Array(BLOCK_WORDS32);
+  const addresses = new Uint32Array(BLOCK_WORDS32);
+  const nextAddresses = () => {
+    input[12] = (input[12] as number) + 1;
+    compress(zero, 0, input, 0, addresses, 0, false, scratch);
+    compress(zero, 0, addresses, 0, addresses, 0, false, scratch);
+  };
+
+  for (let pass = 0; pass < t; pass++) {
+    for (let slice = 0; slice < 4; slice++) {
+      const independent = type === 1 || (type === 2 && pass === 0 && slice < 2);
+      for (let lane = 0; lane < p; lane++) {
+        const first = pass === 0 && slice === 0 ? 2 : 0;
+        if (independent) {
+          input.fill(0);
+          input[0] = pass;
+          input[2] = lane;
+          input[4] = slice;
+          input[6] = totalBlocks;
+          input[8] = t;
+          input[10] = type;
+          if (first === 2) nextAddresses();
+        }
+        for (let index = first; index < segment; index++) {
+          const col = slice * segment + index;
+          const prev = offset(lane, col === 0 ? laneLength - 1 : col - 1);
+          let j1: number;
+          let j2: number;
+          if (independent) {
+            if (index % 128 === 0) nextAddresses();
+            j1 = addresses[2 * (index % 128)] as number;
+            j2 = addresses[2 * (index % 128) + 1] as number;
+          } else {
+            j1 = mem[prev] as number;
+            j2 = mem[prev + 1] as number;
+          }
+          const refLane = pass === 0 && slice === 0 ? lane : j2 % p;
+          const sameLane = refLane === lane;
+          const done = pass === 0 ? slice * segment : laneLength - segment;
+          const area = sameLane ? done + index - 1 : done - (index === 0 ? 1 : 0);
+          const x = (BigInt(j1) * BigInt(j1)) >> 32n;
+          const rel = area - 1 - Number((BigInt(area) * x) >> 32n);
+          const start = pass === 0 || slice === 3 ? 0 : (slice + 1) * segment;
+          const ref = offset(refLane, (start + rel) % laneLength);
+          compress(mem, prev, mem, ref, mem, offset(lane, col), pass > 0 && version === 0x13, scratch);
+        }
+      }
+    }
+  }
+
+  const final = new Uint32Array(BLOCK_WORDS32);
+  for (let lane = 0; lane < p; lane++) {
+    const last = offset(lane, laneLength - 1);
+    for (let i = 0; i < BLOCK_WORDS32; i++) final[i] = (final[i] as number) ^ (mem[last + i] as number);
+  }
+  const finalBytes = new Uint8Array(1024);
+  const view = new DataView(finalBytes.buffer);
+  for (let i = 0; i < BLOCK_WORDS32; i++) view.setUint32(4 * i, final[i] as number, true);
+  return blake2bLong(tagBytes, finalBytes);
+}

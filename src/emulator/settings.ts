@@ -1,0 +1,208 @@
+import type {
+  EmailTakenMode,
+  EmulatorOptions,
+  FaultOptions,
+  RateLimitOptions,
+  RateLimitRule,
+  ScriptedFault,
+} from './options.js';
+import { type PasswordPolicy, resolvePasswordPolicy } from './password-policy.js';
+import type { EmulatorRuntimeSettings } from './types.js';
+
+const EMAIL_TAKEN_MODES: readonly EmailTakenMode[] = [
+  'user_creation_error',
+  'email_not_available',
+  'conflict',
+];
+const FAULT_KINDS: readonly ScriptedFault['kind'][] = [
+  'error',
+  'drop',
+  'applied_unanswered',
+  'stall',
+  'rate_limit',
+];
+
+// The documented WorkOS limits (docs/reference/rate-limits).
+export const DEFAULT_RATE_LIMITS: Required<{ [K in keyof RateLimitOptions]: RateLimitRule }> = {
+  writes: { limit: 500, windowMs: 10_000 },
+  reads: { limit: 1_000, windowMs: 10_000 },
+  authenticatePerEmail: { limit: 10, windowMs: 60_000 },
+  passwordResetPerEmail: { limit: 3, windowMs: 60_000 },
+};
+
+export type ResolvedRateLimits = { [K in keyof RateLimitOptions]-?: RateLimitRule | null };
+
+export interface ResolvedFaults {
+  errorRate: number;
+  dropRate: number;
+  latencyMs: { min: number; max: number } | null;
+}
+
+/** An option that cannot be used, named as the caller wrote it. */
+export class EmulatorOptionError extends TypeError {
+  constructor(
+    readonly option: string,
+    message: string,
+  ) {
+    super(`emulator option ${option} ${message}`);
+    this.name = 'EmulatorOptionError';
+  }
+}
+
+function checkRule(rule: RateLimitRule, name: string): RateLimitRule {
+  if (!Number.isInteger(rule.limit) || rule.limit < 1) {
+    throw new EmulatorOptionError(`${name}.limit`, `must be a positive integer (got ${String(rule.limit)})`);
+  }
+  if (!Number.isFinite(rule.windowMs) || rule.windowMs <= 0) {
+    throw new EmulatorOptionError(
+      `${name}.windowMs`,
+      `must be a positive number (got ${String(rule.windowMs)})`,
+    );
+  }
+  return { limit: rule.limit, windowMs: rule.windowMs };
+}
+
+export function resolveRateLimits(options: RateLimitOptions | false | undefined): ResolvedRateLimits {
+  const resolved = {} as ResolvedRateLimits;
+  for (const key of Object.keys(DEFAULT_RATE_LIMITS) as (keyof RateLimitOptions)[]) {
+    const given = options === false ? false : options?.[key];
+    resolved[key] =
+      given === false ? null : checkRule(given ?? DEFAULT_RATE_LIMITS[key], `rateLimits.${key}`);
+  }
+  return resolved;
+}
+
+function checkProbability(value: number | undefined, name: string): number {
+  if (value === undefined) return 0;
+  if (!Number.isFinite(value) || value < 0 || value > 1) {
+    throw new EmulatorOptionError(name, `must be a probability between 0 and 1 (got ${String(value)})`);
+  }
+  return value;
+}
+
+export function resolveFaults(options: FaultOptions | undefined): ResolvedFaults {
+  const latency = options?.latencyMs;
+  if (latency && (!(latency.min >= 0) || !(latency.max >= latency.min))) {
+    throw new EmulatorOptionError(
+      'faults.latencyMs',
+      `must satisfy 0 <= min <= max (got ${String(latency.min)}-${String(latency.max)})`,
+    );
+  }
+  return {
+    errorRate: checkProbability(options?.errorRate, 'faults.errorRate'),
+    dropRate: checkProbability(options?.dropRate, 'faults.dropRate'),
+    latencyMs: latency && latency.max > 0 ? { min: latency.min, max: latency.max } : null,
+  };
+}
+
+export function checkEmailTaken(mode: EmailTakenMode | undefined): EmailTakenMode {
+  const value = mode ?? 'user_creation_error';
+  if (!EMAIL_TAKEN_MODES.includes(value)) {
+    throw new EmulatorOptionError(
+      'emailTaken',
+      `must be one of ${EMAIL_TAKEN_MODES.join(', ')} (got ${value})`,
+    );
+  }
+  return value;
+}
+
+export type CheckedScriptedFault = Required<Omit<ScriptedFault, 'method' | 'path'>> & {
+  method: string | null;
+  path: string | null;
+  /** `path` read as a regular expression, when it is one. */
+  pattern: RegExp | null;
+};
+
+export function checkScriptedFault(fault: ScriptedFault): CheckedScriptedFault {
+  if (!FAULT_KINDS.includes(fault.kind)) {
+    throw new EmulatorOptionError(
+      'fault.kind',
+      `must be one of ${FAULT_KINDS.join(', ')} (got ${fault.kind})`,
+    );
+  }
+  const count = fault.count ?? 1;
+  if (!Number.isInteger(count) || count < 1) {
+    throw new EmulatorOptionError('fault.count', `must be a positive integer (got ${String(count)})`);
+  }
+  let pattern: RegExp | null = null;
+  if (fault.path) {
+    try {
+      pattern = new RegExp(fault.path);
+    } catch {
+      // Not a regular expression: matched as a path prefix only.
+    }
+  }
+  return {
+    kind: fault.kind,
+    method: fault.method ? fault.method.toUpperCase() : null,
+    path: fault.path ?? null,
+    pattern,
+    count,
+    status: fault.status ?? 500,
+    delayMs: fault.delayMs ?? 5_000,
+    retryAfterSeconds: fault.retryAfterSeconds ?? 1,
+  };
+}
+
+function checkStrings(values: string[] | undefined, fallback: string, name: string): string[] {
+  const list = values ?? [fallback];
+  if (list.length === 0 || list.some((value) => typeof value !== 'string' || value.length === 0)) {
+    throw new EmulatorOptionError(name, 'must be a non-empty list of non-empty strings');
+  }
+  return list;
+}
+
+export interface ResolvedSettings {
+  host: string;
+  port: number;
+  apiKeys: string[];
+  clientIds: string[];
+  emailTaken: EmailTakenMode;
+  rateLimits: ResolvedRateLimits;
+  faults: ResolvedFaults;
+  passwordPolicy: PasswordPolicy;
+  requireEmailVerification: boolean;
+  events: boolean;
+}
+
+export function resolveOptions(options: EmulatorOptions, defaults: { apiKey: string; clientId: string }) {
+  const port = options.port ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new EmulatorOptionError('port', `must be an integer between 0 and 65535 (got ${String(port)})`);
+  }
+  let passwordPolicy: PasswordPolicy;
+  try {
+    passwordPolicy = resolvePasswordPolicy(options.passwordPolicy);
+  } catch (error) {
+    throw new EmulatorOptionError('passwordPolicy', (error as Error).message);
+  }
+  const settings: ResolvedSettings = {
+    host: options.host ?? '127.0.0.1',
+    port,
+    apiKeys: checkStrings(options.apiKeys, defaults.apiKey, 'apiKeys'),
+    clientIds: checkStrings(options.clientIds, defaults.clientId, 'clientIds'),
+    emailTaken: checkEmailTaken(options.emailTaken),
+    rateLimits: resolveRateLimits(options.rateLimits),
+    faults: resolveFaults(options.faults),
+    passwordPolicy,
+    requireEmailVerification: options.requireEmailVerification ?? false,
+    events: options.events ?? true,
+  };
+  return settings;
+}
+
+/** Applies run-time changes; only the keys present change. */
+export function applyRuntimeSettings(settings: ResolvedSettings, change: EmulatorRuntimeSettings): void {
+  // Resolve everything first, so a bad value changes nothing.
+  const next = {
+    emailTaken: change.emailTaken === undefined ? settings.emailTaken : checkEmailTaken(change.emailTaken),
+    rateLimits: change.rateLimits === undefined ? settings.rateLimits : resolveRateLimits(change.rateLimits),
+    faults: change.faults === undefined ? settings.faults : resolveFaults(change.faults),
+    passwordPolicy:
+      change.passwordPolicy === undefined
+        ? settings.passwordPolicy
+        : resolvePasswordPolicy(change.passwordPolicy),
+    requireEmailVerification: change.requireEmailVerification ?? settings.requireEmailVerification,
+  };
+  Object.assign(settings, next);
+}

@@ -1,0 +1,2 @@
+// Lands with its issue; nothing is exported yet.
+export {};
