@@ -1,2 +1,15 @@
-// Lands with its issue; nothing is exported yet.
-export {};
+export {
+  defineConfig,
+  type PasswordResetRequest,
+  type WorkerOptions,
+  type WorkosMigrateConfig,
+} from './core/config.js';
+export type { DrizzleDatabase, DrizzleTransaction } from './core/db.js';
+export { ConfigError, type ReasonCode, WorkosMigrateError } from './core/errors.js';
+export type { Logger } from './core/logger.js';
+export {
+  defineUsersMapping,
+  type HashOptions,
+  type UsersMapping,
+  type UsersMappingInput,
+} from './core/mapping.js';

@@ -1,2 +1,11 @@
-// Lands with its issue; nothing is exported yet.
-export {};
+export { leader, outbox, settings, syncState, workosMigrateSchema, workosUserId } from './schema.js';
+export {
+  CAPTURE_VERSION,
+  captureSql,
+  checkColumns,
+  enqueueUserSync,
+  install,
+  installedState,
+  installSql,
+  uninstallSql,
+} from './sql.js';

@@ -1,0 +1,71 @@
+import { bigint, boolean, integer, jsonb, pgSchema, smallint, text, timestamp } from 'drizzle-orm/pg-core';
+
+/**
+ * The library's own schema. Export these from your Drizzle schema file so drizzle-kit knows them
+ * (it would otherwise offer to drop them on `push`); the DDL itself comes from `installSql()`.
+ */
+export const workosMigrateSchema = pgSchema('workos_migrate');
+
+/** One row per dirty user id: "user 42 needs syncing", never what changed. */
+export const outbox = workosMigrateSchema.table('outbox', {
+  userId: text('user_id').primaryKey(),
+  version: bigint('version', { mode: 'number' }).notNull().default(1),
+  /** 0 = live change, 1 = backfill. */
+  priority: smallint('priority').notNull().default(0),
+  attempts: integer('attempts').notNull().default(0),
+  nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+  leaseToken: text('lease_token'),
+  leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+  dead: boolean('dead').notNull().default(false),
+  deadReason: text('dead_reason'),
+  lastError: text('last_error'),
+  /** Sticky: set when the hash column changed, cleared only when the hash reached WorkOS. */
+  passwordChanged: boolean('password_changed').notNull().default(false),
+  deleted: boolean('deleted').notNull().default(false),
+  /** The WorkOS id at the time of a delete (the local row is gone by then). */
+  workosUserId: text('workos_user_id'),
+  /** A delete held back by the mass-delete threshold until an operator confirms. */
+  held: boolean('held').notNull().default(false),
+  deleteConfirmed: boolean('delete_confirmed').notNull().default(false),
+  /** Set after an attempt whose outcome is unknown (timeout, dropped connection). */
+  uncertain: boolean('uncertain').notNull().default(false),
+  enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** What was last sent to WorkOS for each user, per field. */
+export const syncState = workosMigrateSchema.table('sync_state', {
+  userId: text('user_id').primaryKey(),
+  workosUserId: text('workos_user_id').notNull().unique(),
+  email: text('email').notNull(),
+  firstName: text('first_name'),
+  lastName: text('last_name'),
+  emailVerified: boolean('email_verified').notNull().default(false),
+  metadata: jsonb('metadata').$type<Record<string, string>>().notNull().default({}),
+  /** `synced`, `no_local_password`, `login`, `reset`, `none`. */
+  passwordState: text('password_state').notNull(),
+  /** Why the password is not `synced`, when it is not. */
+  passwordReason: text('password_reason'),
+  resetSentAt: timestamp('reset_sent_at', { withTimezone: true }),
+  environment: text('environment').notNull(),
+  syncedAt: timestamp('synced_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** The leader lease: one row, renewed by the worker that spends the rate budget. */
+export const leader = workosMigrateSchema.table('leader', {
+  name: text('name').primaryKey(),
+  holder: text('holder').notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+});
+
+/** Stored settings: freeze, rollout percent, the pinned WorkOS environment, the installed version. */
+export const settings = workosMigrateSchema.table('settings', {
+  key: text('key').primaryKey(),
+  value: jsonb('value').notNull(),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** The column the app adds to its users table: `workosUserId: workosUserId()`. */
+export function workosUserId() {
+  return text('workos_user_id').unique();
+}

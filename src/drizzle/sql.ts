@@ -1,0 +1,342 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { type DrizzleDatabase, type DrizzleTransaction, query } from '../core/db.js';
+import { WorkosMigrateError } from '../core/errors.js';
+import { quoteIdent, type UsersMapping } from '../core/mapping.js';
+
+/** Bumped when the shape of the capture SQL changes; installed objects carry it in a comment. */
+export const CAPTURE_VERSION = 1;
+const LOCK_KEY = 'workos_migrate.install';
+
+/** The library's tables. Idempotent. */
+function tablesSql(): string {
+  return `CREATE SCHEMA IF NOT EXISTS workos_migrate;
+
+CREATE TABLE IF NOT EXISTS workos_migrate.outbox (
+  user_id text PRIMARY KEY,
+  version bigint NOT NULL DEFAULT 1,
+  priority smallint NOT NULL DEFAULT 0,
+  attempts integer NOT NULL DEFAULT 0,
+  next_attempt_at timestamptz NOT NULL DEFAULT now(),
+  lease_token text,
+  lease_expires_at timestamptz,
+  dead boolean NOT NULL DEFAULT false,
+  dead_reason text,
+  last_error text,
+  password_changed boolean NOT NULL DEFAULT false,
+  deleted boolean NOT NULL DEFAULT false,
+  workos_user_id text,
+  held boolean NOT NULL DEFAULT false,
+  delete_confirmed boolean NOT NULL DEFAULT false,
+  uncertain boolean NOT NULL DEFAULT false,
+  enqueued_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS outbox_claim_idx ON workos_migrate.outbox (priority, next_attempt_at) WHERE NOT dead AND NOT held;
+
+CREATE TABLE IF NOT EXISTS workos_migrate.sync_state (
+  user_id text PRIMARY KEY,
+  workos_user_id text NOT NULL UNIQUE,
+  email text NOT NULL,
+  first_name text,
+  last_name text,
+  email_verified boolean NOT NULL DEFAULT false,
+  metadata jsonb NOT NULL DEFAULT '{}'::jsonb,
+  password_state text NOT NULL,
+  password_reason text,
+  reset_sent_at timestamptz,
+  environment text NOT NULL,
+  synced_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS workos_migrate.leader (
+  name text PRIMARY KEY,
+  holder text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS workos_migrate.settings (
+  key text PRIMARY KEY,
+  value jsonb NOT NULL,
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- One coalescing upsert for every capture path (trigger, enqueueUserSync). A new change bumps the
+-- version (so an in-flight sync of the old state does not complete the row), raises a backfill row to
+-- live priority, revives a dead row, and keeps the password bit sticky.
+CREATE OR REPLACE FUNCTION workos_migrate.enqueue(p_user_id text, p_password_changed boolean, p_deleted boolean, p_workos_user_id text)
+RETURNS void LANGUAGE sql AS $fn$
+  INSERT INTO workos_migrate.outbox AS o (user_id, password_changed, deleted, workos_user_id)
+  VALUES (p_user_id, p_password_changed, p_deleted, p_workos_user_id)
+  ON CONFLICT (user_id) DO UPDATE SET
+    version = o.version + 1,
+    priority = 0,
+    password_changed = o.password_changed OR EXCLUDED.password_changed,
+    deleted = EXCLUDED.deleted,
+    workos_user_id = COALESCE(EXCLUDED.workos_user_id, o.workos_user_id),
+    held = o.held AND EXCLUDED.deleted,
+    attempts = CASE WHEN o.dead THEN 0 ELSE o.attempts END,
+    next_attempt_at = CASE WHEN o.dead OR o.priority > 0 THEN now() ELSE o.next_attempt_at END,
+    dead = false,
+    dead_reason = NULL,
+    updated_at = now();
+$fn$;`;
+}
+
+/** Every mirrored column of the users table, as `OLD."x"` / `NEW."x"` lists for a row comparison. */
+function mirroredColumns(mapping: UsersMapping): string[] {
+  const { columns } = mapping;
+  return [
+    columns.email,
+    columns.firstName,
+    columns.lastName,
+    columns.emailVerified,
+    columns.passwordHash,
+    columns.passwordHashType,
+    columns.disabled,
+    ...Object.values(mapping.metadataColumns),
+  ].filter((name): name is string => typeof name === 'string');
+}
+
+function row(prefix: 'OLD' | 'NEW', names: string[]): string {
+  return `ROW(${names.map((name) => `${prefix}.${quoteIdent(name)}`).join(', ')})`;
+}
+
+/** The capture functions and triggers for one mapping (no tables). */
+export function captureSql(mapping: UsersMapping): string {
+  const { columns, users } = mapping;
+  const id = quoteIdent(columns.id);
+  const workosId = quoteIdent(columns.workosUserId);
+  const mirrored = mirroredColumns(mapping);
+  const hashColumns = [columns.passwordHash, columns.passwordHashType].filter(
+    (name): name is string => !!name,
+  );
+  const passwordChanged =
+    hashColumns.length > 0
+      ? `${row('OLD', hashColumns)} IS DISTINCT FROM ${row('NEW', hashColumns)}`
+      : 'false';
+  let body = `CREATE OR REPLACE FUNCTION workos_migrate.capture_user_change() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM workos_migrate.enqueue(OLD.${id}::text, false, true, OLD.${workosId});
+    RETURN OLD;
+  END IF;
+  IF TG_OP = 'UPDATE' THEN
+    IF OLD.${id} IS DISTINCT FROM NEW.${id} THEN
+      PERFORM workos_migrate.enqueue(OLD.${id}::text, false, true, OLD.${workosId});
+      PERFORM workos_migrate.enqueue(NEW.${id}::text, true, false, NULL);
+      RETURN NEW;
+    END IF;
+    -- Writing back workos_user_id (or any unmirrored column) is not a change to mirror.
+    IF ${row('OLD', mirrored)} IS NOT DISTINCT FROM ${row('NEW', mirrored)} THEN
+      RETURN NEW;
+    END IF;
+    PERFORM workos_migrate.enqueue(NEW.${id}::text, ${passwordChanged}, false, NULL);
+    RETURN NEW;
+  END IF;
+  PERFORM workos_migrate.enqueue(NEW.${id}::text, true, false, NULL);
+  RETURN NEW;
+END
+$fn$;
+
+-- TRUNCATE fires no row triggers: record it, and turn every synced user into a pending delete, which
+-- the mass-delete threshold then holds for an operator.
+CREATE OR REPLACE FUNCTION workos_migrate.capture_users_truncate() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  INSERT INTO workos_migrate.settings (key, value) VALUES ('last_truncate_at', to_jsonb(now()))
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now();
+  PERFORM workos_migrate.enqueue(s.user_id, false, true, s.workos_user_id) FROM workos_migrate.sync_state s;
+  RETURN NULL;
+END
+$fn$;
+
+DROP TRIGGER IF EXISTS workos_migrate_capture ON ${users.qualified};
+CREATE TRIGGER workos_migrate_capture AFTER INSERT OR UPDATE OR DELETE ON ${users.qualified}
+  FOR EACH ROW EXECUTE FUNCTION workos_migrate.capture_user_change();
+DROP TRIGGER IF EXISTS workos_migrate_capture_truncate ON ${users.qualified};
+CREATE TRIGGER workos_migrate_capture_truncate AFTER TRUNCATE ON ${users.qualified}
+  FOR EACH STATEMENT EXECUTE FUNCTION workos_migrate.capture_users_truncate();`;
+  if (mapping.credentials) {
+    const c = mapping.credentials;
+    const userId = quoteIdent(c.userId);
+    const hash = quoteIdent(c.passwordHash);
+    body += `
+
+CREATE OR REPLACE FUNCTION workos_migrate.capture_credential_change() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    PERFORM workos_migrate.enqueue(OLD.${userId}::text, true, false, NULL)
+      WHERE EXISTS (SELECT 1 FROM ${users.qualified} u WHERE u.${id}::text = OLD.${userId}::text);
+    RETURN OLD;
+  END IF;
+  IF TG_OP = 'UPDATE' AND OLD.${hash} IS NOT DISTINCT FROM NEW.${hash} AND OLD.${userId} IS NOT DISTINCT FROM NEW.${userId} THEN
+    RETURN NEW;
+  END IF;
+  PERFORM workos_migrate.enqueue(NEW.${userId}::text, true, false, NULL);
+  RETURN NEW;
+END
+$fn$;
+
+DROP TRIGGER IF EXISTS workos_migrate_capture_credentials ON ${c.table.qualified};
+CREATE TRIGGER workos_migrate_capture_credentials AFTER INSERT OR UPDATE OR DELETE ON ${c.table.qualified}
+  FOR EACH ROW EXECUTE FUNCTION workos_migrate.capture_credential_change();`;
+  }
+  return `${body}
+
+COMMENT ON FUNCTION workos_migrate.capture_user_change() IS '${captureFingerprint(mapping, body)}';`;
+}
+
+/** `workos-migrate capture v<version> <digest of the generated SQL>`: what `checkInstalled` compares. */
+function captureFingerprint(mapping: UsersMapping, body?: string): string {
+  const text = body ?? captureSql(mapping).replace(/\n\nCOMMENT ON FUNCTION[\s\S]*$/, '');
+  return `workos-migrate capture v${CAPTURE_VERSION} ${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+}
+
+export function expectedFingerprint(mapping: UsersMapping): string {
+  return captureFingerprint(mapping);
+}
+
+/** The users table's new column, without its unique index (built separately, concurrently). */
+function columnSql(mapping: UsersMapping): string {
+  return `ALTER TABLE ${mapping.users.qualified} ADD COLUMN IF NOT EXISTS ${quoteIdent(mapping.columns.workosUserId)} text;`;
+}
+
+function indexName(mapping: UsersMapping): string {
+  return `${mapping.users.name}_workos_user_id_key`.slice(0, 63);
+}
+
+function indexSql(mapping: UsersMapping, concurrently: boolean): string {
+  return `CREATE UNIQUE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${quoteIdent(indexName(mapping))} ON ${mapping.users.qualified} (${quoteIdent(mapping.columns.workosUserId)});`;
+}
+
+/**
+ * Everything `install` applies, as one script for a drizzle-kit custom migration (which runs in a
+ * transaction, so the unique index is built non-concurrently here).
+ */
+export function installSql(mapping: UsersMapping): string {
+  return `-- workos-migrate install (capture v${CAPTURE_VERSION})
+SET lock_timeout = '5s';
+SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'));
+${columnSql(mapping)}
+${indexSql(mapping, false)}
+${tablesSql()}
+
+${captureSql(mapping)}
+`;
+}
+
+export function uninstallSql(mapping?: UsersMapping): string {
+  const triggers = mapping
+    ? `DROP TRIGGER IF EXISTS workos_migrate_capture ON ${mapping.users.qualified};
+DROP TRIGGER IF EXISTS workos_migrate_capture_truncate ON ${mapping.users.qualified};
+${mapping.credentials ? `DROP TRIGGER IF EXISTS workos_migrate_capture_credentials ON ${mapping.credentials.table.qualified};\n` : ''}`
+    : '';
+  // CASCADE drops the triggers that call the schema's functions; workos_user_id stays on the users table.
+  return `${triggers}DROP SCHEMA IF EXISTS workos_migrate CASCADE;
+`;
+}
+
+/**
+ * Applies the install: the column, the unique index built concurrently (so writes continue), the
+ * library schema and the triggers, under `lock_timeout` and an advisory lock (concurrent installs
+ * otherwise fail with "tuple concurrently updated"). Needs ownership of the users table.
+ */
+export async function install(db: DrizzleDatabase, mapping: UsersMapping): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql.raw(`SET LOCAL lock_timeout = '5s'`));
+    await tx.execute(sql.raw(`SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'))`));
+    await tx.execute(sql.raw(columnSql(mapping)));
+  });
+  // A failed concurrent build leaves an invalid index behind; rebuild it rather than trust it.
+  const existing = await query<{ valid: boolean }>(
+    db,
+    sql`SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relname = ${indexName(mapping)} AND n.nspname = ${mapping.users.schema}`,
+  );
+  if (existing[0] && !existing[0].valid) {
+    await db.execute(
+      sql.raw(`DROP INDEX ${quoteIdent(mapping.users.schema)}.${quoteIdent(indexName(mapping))}`),
+    );
+  }
+  await db.execute(sql.raw(indexSql(mapping, true)));
+  await db.transaction(async (tx) => {
+    await tx.execute(sql.raw(`SET LOCAL lock_timeout = '5s'`));
+    await tx.execute(sql.raw(`SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'))`));
+    await tx.execute(sql.raw(tablesSql()));
+    await tx.execute(sql.raw(captureSql(mapping)));
+  });
+  await checkColumns(db, mapping);
+}
+
+/** The mapped column names must exist: catches a Drizzle `casing` mismatch at install time. */
+export async function checkColumns(db: DrizzleTransaction, mapping: UsersMapping): Promise<void> {
+  const check = async (table: { schema: string; name: string }, names: string[], option: string) => {
+    const rows = await query<{ column_name: string }>(
+      db,
+      sql`SELECT column_name FROM information_schema.columns WHERE table_schema = ${table.schema} AND table_name = ${table.name}`,
+    );
+    const present = new Set(rows.map((r) => r.column_name));
+    const missing = names.filter((name) => !present.has(name));
+    if (missing.length > 0) {
+      throw new WorkosMigrateError(
+        'column_missing',
+        `workos-migrate: ${option} maps column(s) ${missing.join(', ')} that ${table.schema}.${table.name} does not have; if your drizzle() call sets casing, set the same casing in defineUsersMapping`,
+      );
+    }
+  };
+  const { columns } = mapping;
+  await check(mapping.users, [...mirroredColumns(mapping), columns.id, columns.workosUserId], 'users');
+  if (mapping.credentials) {
+    const c = mapping.credentials;
+    await check(c.table, [c.userId, c.passwordHash], 'users.credentials');
+  }
+}
+
+/** What is installed: missing, stale (another mapping or version), or current. */
+export async function installedState(
+  db: DrizzleTransaction,
+  mapping: UsersMapping,
+): Promise<{ state: 'missing' | 'stale' | 'current'; detail: string }> {
+  const rows = await query<{ comment: string | null; triggers: number }>(
+    db,
+    sql`SELECT obj_description(p.oid, 'pg_proc') AS comment,
+          (SELECT count(*)::int FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE t.tgname = 'workos_migrate_capture' AND c.relname = ${mapping.users.name} AND n.nspname = ${mapping.users.schema}) AS triggers
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'workos_migrate' AND p.proname = 'capture_user_change'`,
+  );
+  const found = rows[0];
+  if (!found) return { state: 'missing', detail: 'the workos_migrate capture trigger is not installed' };
+  if (found.triggers === 0) {
+    return {
+      state: 'missing',
+      detail: `no capture trigger on ${mapping.users.schema}.${mapping.users.name}`,
+    };
+  }
+  const expected = expectedFingerprint(mapping);
+  if (found.comment !== expected) {
+    return {
+      state: 'stale',
+      detail: `the installed capture trigger (${found.comment ?? 'unlabelled'}) does not match this mapping (${expected})`,
+    };
+  }
+  return { state: 'current', detail: expected };
+}
+
+/**
+ * For apps whose database role cannot own a trigger: call inside the same transaction as the user
+ * write, so the outbox row commits or rolls back with it.
+ */
+export async function enqueueUserSync(
+  tx: DrizzleTransaction,
+  userId: string | number,
+  options: { passwordChanged?: boolean; deleted?: boolean; workosUserId?: string | null } = {},
+): Promise<void> {
+  await tx.execute(
+    sql`SELECT workos_migrate.enqueue(${String(userId)}, ${options.passwordChanged ?? false}, ${options.deleted ?? false}, ${options.workosUserId ?? null})`,
+  );
+}
