@@ -13,3 +13,9 @@ export {
   type UsersMapping,
   type UsersMappingInput,
 } from './core/mapping.js';
+export {
+  createWorkosMigrate,
+  type MigrationStatus,
+  type SyncResult,
+  type WorkosMigrate,
+} from './sync/index.js';

@@ -29,6 +29,8 @@ export const outbox = workosMigrateSchema.table('outbox', {
   deleteConfirmed: boolean('delete_confirmed').notNull().default(false),
   /** Set after an attempt whose outcome is unknown (timeout, dropped connection). */
   uncertain: boolean('uncertain').notNull().default(false),
+  /** After an uncertain attempt succeeded: re-read WorkOS once the stray request can no longer land. */
+  verifying: boolean('verifying').notNull().default(false),
   enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });

@@ -29,6 +29,7 @@ CREATE TABLE IF NOT EXISTS workos_migrate.outbox (
   held boolean NOT NULL DEFAULT false,
   delete_confirmed boolean NOT NULL DEFAULT false,
   uncertain boolean NOT NULL DEFAULT false,
+  verifying boolean NOT NULL DEFAULT false,
   enqueued_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()
 );

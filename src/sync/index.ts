@@ -1,0 +1,109 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'drizzle-orm';
+import { resolveConfig, type WorkosMigrateConfig } from '../core/config.js';
+import { query } from '../core/db.js';
+
+import { quoteIdent } from '../core/mapping.js';
+import { createWorkosClient } from '../workos/client.js';
+import { enqueueBackfill } from './backfill.js';
+import { type MigrationStatus, readStatus } from './status.js';
+import { Worker } from './worker.js';
+
+export type { MigrationStatus } from './status.js';
+
+export interface SyncResult {
+  userId: string;
+  /** `synced`: WorkOS matches the row; `dead`: dead-lettered with `reason`; `timeout`: still pending. */
+  status: 'synced' | 'dead' | 'timeout';
+  reason: string | null;
+}
+
+export interface WorkosMigrate {
+  worker: {
+    start(): Promise<void>;
+    stop(): Promise<void>;
+    readonly running: boolean;
+    readonly leader: boolean;
+  };
+  /** Enqueues the user at live priority and waits for a worker (this one or another instance). */
+  syncNow(userId: string | number, options?: { timeoutMs?: number }): Promise<SyncResult>;
+  /** Enqueues every user not yet synced, at backfill priority. Answers how many were added. */
+  enqueueBackfill(options?: { batchSize?: number; onBatch?: (added: number) => void }): Promise<number>;
+  status(): Promise<MigrationStatus>;
+  /** Requeues dead letters (optionally of one reason) after their cause is fixed. */
+  retryDead(reason?: string): Promise<number>;
+  /** Releases deletes held by the mass-delete threshold. */
+  confirmDeletes(): Promise<number>;
+}
+
+/**
+ * The engine: capture is the database trigger; this object runs the worker that mirrors the outbox
+ * into WorkOS. Nothing here calls WorkOS outside the worker.
+ */
+export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
+  const config = resolveConfig(input);
+  const timeoutMs = Math.floor(config.worker.leaseMs / 3);
+  const workos = createWorkosClient({
+    apiKey: config.workos.apiKey,
+    clientId: config.workos.clientId,
+    ...(config.workos.apiUrl ? { apiUrl: config.workos.apiUrl } : {}),
+    timeoutMs,
+  });
+  const worker = new Worker(config, workos);
+  const { db, users } = config;
+
+  return {
+    worker: {
+      start: () => worker.start(),
+      stop: () => worker.stop(),
+      get running() {
+        return worker.isRunning;
+      },
+      get leader() {
+        return worker.isLeader;
+      },
+    },
+    async syncNow(userId, options = {}) {
+      const id = String(userId);
+      const exists = await query<{ n: number }>(
+        db,
+        sql`SELECT count(*)::int AS n FROM ${sql.raw(users.users.qualified)} WHERE ${sql.raw(quoteIdent(users.columns.id))}::text = ${id}`,
+      );
+      await db.execute(sql`SELECT workos_migrate.enqueue(${id}, false, ${(exists[0]?.n ?? 0) === 0}, NULL)`);
+      const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+      while (Date.now() < deadline) {
+        const rows = await query<{ dead: boolean; reason: string | null }>(
+          db,
+          sql`SELECT dead, dead_reason AS reason FROM workos_migrate.outbox WHERE user_id = ${id}`,
+        );
+        const row = rows[0];
+        if (!row) return { userId: id, status: 'synced', reason: null };
+        if (row.dead) return { userId: id, status: 'dead', reason: row.reason };
+        if (worker.fatal) throw worker.fatal;
+        await sleep(config.worker.pollMs);
+      }
+      return { userId: id, status: 'timeout', reason: null };
+    },
+    enqueueBackfill: (options) => enqueueBackfill(db, users, options),
+    status: () => readStatus(db, users),
+    async retryDead(reason) {
+      const rows = await query<{ user_id: string }>(
+        db,
+        reason === undefined
+          ? sql`UPDATE workos_migrate.outbox SET dead = false, dead_reason = NULL, attempts = 0, next_attempt_at = now()
+                WHERE dead RETURNING user_id`
+          : sql`UPDATE workos_migrate.outbox SET dead = false, dead_reason = NULL, attempts = 0, next_attempt_at = now()
+                WHERE dead AND dead_reason = ${reason} RETURNING user_id`,
+      );
+      return rows.length;
+    },
+    async confirmDeletes() {
+      const rows = await query<{ user_id: string }>(
+        db,
+        sql`UPDATE workos_migrate.outbox SET held = false, delete_confirmed = true, next_attempt_at = now()
+            WHERE deleted AND NOT dead AND (held OR NOT delete_confirmed) RETURNING user_id`,
+      );
+      return rows.length;
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import { sql } from 'drizzle-orm';
+import { type DrizzleTransaction, query } from '../core/db.js';
+import { quoteIdent, type UsersMapping } from '../core/mapping.js';
+
+/** The app's current row for one user, read through the mapping. */
+export interface LocalUser {
+  id: string;
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  emailVerified: boolean;
+  passwordHash: string | null;
+  passwordHashType: string | null;
+  disabled: boolean;
+  metadata: Record<string, string>;
+  workosUserId: string | null;
+}
+
+/** Builds the SELECT once per mapping: every mapped column cast to text under a fixed alias. */
+export function localUserSelect(mapping: UsersMapping): string {
+  const { columns } = mapping;
+  const col = (name: string | undefined, alias: string, cast = '::text') =>
+    name ? `u.${quoteIdent(name)}${cast} AS ${quoteIdent(alias)}` : `NULL AS ${quoteIdent(alias)}`;
+  const passwordHash = mapping.credentials
+    ? `(SELECT c.${quoteIdent(mapping.credentials.passwordHash)}::text FROM ${mapping.credentials.table.qualified} c
+        WHERE c.${quoteIdent(mapping.credentials.userId)}::text = u.${quoteIdent(columns.id)}::text LIMIT 1) AS "passwordHash"`
+    : col(columns.passwordHash, 'passwordHash');
+  const metadata = Object.entries(mapping.metadataColumns).map(([key, name]) => col(name, `meta:${key}`));
+  return [
+    col(columns.id, 'id'),
+    col(columns.email, 'email'),
+    col(columns.firstName, 'firstName'),
+    col(columns.lastName, 'lastName'),
+    columns.emailVerified
+      ? `COALESCE(u.${quoteIdent(columns.emailVerified)}::boolean, false) AS "emailVerified"`
+      : 'false AS "emailVerified"',
+    passwordHash,
+    col(columns.passwordHashType, 'passwordHashType'),
+    columns.disabled
+      ? `COALESCE(u.${quoteIdent(columns.disabled)}::boolean, false) AS "disabled"`
+      : 'false AS "disabled"',
+    col(columns.workosUserId, 'workosUserId'),
+    ...metadata,
+  ].join(', ');
+}
+
+export async function loadLocalUser(
+  db: DrizzleTransaction,
+  mapping: UsersMapping,
+  select: string,
+  userId: string,
+): Promise<LocalUser | null> {
+  const rows = await query<Record<string, unknown>>(
+    db,
+    sql`SELECT ${sql.raw(select)} FROM ${sql.raw(mapping.users.qualified)} u WHERE u.${sql.raw(quoteIdent(mapping.columns.id))}::text = ${userId}`,
+  );
+  const row = rows[0];
+  if (!row) return null;
+  const metadata: Record<string, string> = {};
+  for (const key of Object.keys(mapping.metadataColumns)) {
+    const value = row[`meta:${key}`];
+    if (typeof value === 'string') metadata[key] = value;
+  }
+  return {
+    id: String(row.id),
+    email: (row.email as string | null) ?? null,
+    firstName: (row.firstName as string | null) ?? null,
+    lastName: (row.lastName as string | null) ?? null,
+    emailVerified: row.emailVerified === true,
+    passwordHash: (row.passwordHash as string | null) ?? null,
+    passwordHashType: (row.passwordHashType as string | null) ?? null,
+    disabled: row.disabled === true,
+    metadata,
+    workosUserId: (row.workosUserId as string | null) ?? null,
+  };
+}

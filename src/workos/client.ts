@@ -1,0 +1,137 @@
+import {
+  BadRequestException,
+  ConflictException,
+  GenericServerException,
+  NotFoundException,
+  RateLimitExceededException,
+  UnauthorizedException,
+  UnprocessableEntityException,
+  WorkOS,
+} from '@workos-inc/node';
+
+/** What kind of failure a WorkOS call ended in, which decides retry, dead letter or stop. */
+export type WorkosFailureKind =
+  | 'rate_limited'
+  | 'email_taken'
+  | 'external_id_taken'
+  | 'not_found'
+  | 'invalid_password_hash'
+  | 'invalid_metadata'
+  | 'weak_password'
+  | 'invalid_input'
+  | 'auth'
+  | 'server_error'
+  /** No answer (timeout, dropped connection): a write may or may not have been applied. */
+  | 'no_answer';
+
+export class WorkosCallError extends Error {
+  constructor(
+    readonly kind: WorkosFailureKind,
+    message: string,
+    readonly status: number | null,
+    readonly code: string | null,
+    readonly requestId: string | null,
+    /** From `Retry-After`, for `rate_limited`. */
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+    this.name = 'WorkosCallError';
+  }
+
+  get transient(): boolean {
+    return this.kind === 'rate_limited' || this.kind === 'server_error' || this.kind === 'no_answer';
+  }
+}
+
+interface SdkErrorShape {
+  status?: number;
+  code?: string;
+  requestID?: string;
+  rawData?: { code?: string };
+  errors?: { code?: string }[];
+}
+
+const EMAIL_TAKEN_CODES = new Set(['email_not_available', 'user_already_exists', 'email_already_exists']);
+
+/**
+ * Maps an SDK exception to a kind. A taken email has three plausible answers (workos-api.md):
+ * 400 `user_creation_error` with `errors[].code = email_not_available`, 400 `email_not_available`,
+ * and 409; all of them are `email_taken`. The message never includes request data.
+ */
+export function classifyWorkosError(error: unknown): WorkosCallError {
+  if (error instanceof WorkosCallError) return error;
+  const shape = (error ?? {}) as SdkErrorShape;
+  const requestId = shape.requestID || null;
+  const status = typeof shape.status === 'number' ? shape.status : null;
+  const code = shape.code ?? shape.rawData?.code ?? null;
+  const make = (kind: WorkosFailureKind, retryAfterMs: number | null = null) =>
+    new WorkosCallError(
+      kind,
+      `WorkOS answered ${status ?? 'nothing'}${code ? ` ${code}` : ''}${requestId ? ` (request ${requestId})` : ''}`,
+      status,
+      code,
+      requestId,
+      retryAfterMs,
+    );
+  if (error instanceof RateLimitExceededException) {
+    const seconds = error.retryAfter;
+    return make(
+      'rate_limited',
+      typeof seconds === 'number' && Number.isFinite(seconds) ? seconds * 1000 : null,
+    );
+  }
+  if (error instanceof UnauthorizedException) return make('auth');
+  if (error instanceof NotFoundException) return make('not_found');
+  if (error instanceof ConflictException) return make('email_taken');
+  if (error instanceof UnprocessableEntityException) return make('invalid_input');
+  if (error instanceof BadRequestException) {
+    if (shape.errors?.some((item) => item.code && EMAIL_TAKEN_CODES.has(item.code)))
+      return make('email_taken');
+    if (code === 'password_strength_error') return make('weak_password');
+    return make('invalid_input');
+  }
+  if (error instanceof GenericServerException || status !== null) {
+    if (status === 401 || status === 403) return make('auth');
+    if (status !== null && status >= 500) return make('server_error');
+    if (code && EMAIL_TAKEN_CODES.has(code)) return make('email_taken');
+    if (code === 'external_id_already_used') return make('external_id_taken');
+    if (code === 'invalid_password_hash') return make('invalid_password_hash');
+    if (code === 'invalid_metadata') return make('invalid_metadata');
+    if (code === 'password_strength_error') return make('weak_password');
+    if (status === 408) return make('no_answer');
+    if (status === 429) return make('rate_limited');
+    return make('invalid_input');
+  }
+  // fetch failures, aborts on timeout, and unparseable answers: nothing reliable came back.
+  const name = (error as Error | undefined)?.name ?? 'Error';
+  return new WorkosCallError('no_answer', `no answer from WorkOS (${name})`, null, null, null);
+}
+
+export interface WorkosClientOptions {
+  apiKey: string;
+  clientId?: string;
+  /** e.g. `http://127.0.0.1:8484`; default the real API. */
+  apiUrl?: string;
+  /** Per-attempt timeout; the worker sets at most a third of its lease. */
+  timeoutMs: number;
+}
+
+/**
+ * The SDK with its own retries off: the worker does retries and rate control itself, and the
+ * SDK's retries would multiply them.
+ */
+export function createWorkosClient(options: WorkosClientOptions): WorkOS {
+  const target = options.apiUrl ? new URL(options.apiUrl) : null;
+  return new WorkOS(options.apiKey, {
+    ...(options.clientId ? { clientId: options.clientId } : {}),
+    ...(target
+      ? {
+          apiHostname: target.hostname.replace(/^\[|\]$/g, ''),
+          https: target.protocol === 'https:',
+          ...(target.port ? { port: Number(target.port) } : {}),
+        }
+      : {}),
+    timeout: options.timeoutMs,
+    maxRetries: 0,
+  });
+}

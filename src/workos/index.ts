@@ -1,0 +1,6 @@
+export {
+  classifyWorkosError,
+  createWorkosClient,
+  WorkosCallError,
+  type WorkosFailureKind,
+} from './client.js';
