@@ -3,10 +3,26 @@ import { toCamelCase, toSnakeCase } from 'drizzle-orm/casing';
 import { getTableConfig, type PgTable } from 'drizzle-orm/pg-core';
 import { ConfigError } from './errors.js';
 
-/** Options a stored hash format needs beyond the string (see `workos-migrate/hashes`). */
+/** A Firebase project's password hash parameters (Firebase console, or `firebase auth:export`). */
+export interface FirebaseHashParameters {
+  /** base64 signer key (`base64_signer_key`). */
+  signerKey: string;
+  /** base64 salt separator (`base64_salt_separator`, usually `Bw==`). */
+  saltSeparator: string;
+  rounds: number;
+  memCost: number;
+}
+
+/** What a stored hash format needs beyond the string (see `workos-migrate/hashes`). */
 export interface HashOptions {
-  firebase?: { signerKey: string; saltSeparator: string; rounds: number; memCost: number };
+  /** Needed for Firebase hashes. */
+  firebase?: FirebaseHashParameters;
+  /** The app mixes a secret pepper into its hashes (e.g. Devise's `config.pepper`): nothing is importable. */
   pepper?: boolean;
+  /**
+   * How to read a bare hex digest column (32/40/64/128 hex characters). Always unsupported, but the format
+   * and reason are more precise. Without it the length decides.
+   */
   bareHexFormat?: 'md5' | 'sha1' | 'sha256' | 'sha512';
 }
 

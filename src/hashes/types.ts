@@ -111,29 +111,8 @@ export interface FirebaseStoredHash {
 }
 
 /** A Firebase project's password hash parameters, as the console (or `firebase auth:export`) shows them. */
-export interface FirebaseHashParameters {
-  /** base64 signer key (`base64_signer_key`). */
-  signerKey: string;
-  /** base64 salt separator (`base64_salt_separator`, usually `Bw==`). */
-  saltSeparator: string;
-  rounds: number;
-  memCost: number;
-}
-
-export interface HashOptions {
-  /**
-   * Firebase project hash parameters (from the Firebase console / `firebase auth:export`): base64 signer key
-   * and salt separator, rounds, memory cost. Needed for Firebase hashes.
-   */
-  firebase?: FirebaseHashParameters;
-  /** The app mixes a secret pepper into its hashes (e.g. Devise's `config.pepper`): nothing is importable. */
-  pepper?: boolean;
-  /**
-   * How to read a bare hex digest column (32/40/64/128 hex characters). Always unsupported, but the format
-   * and reason are more precise. Without it the length decides (32 = md5, 40 = sha1, 64 = sha256, 128 = sha512).
-   */
-  bareHexFormat?: 'md5' | 'sha1' | 'sha256' | 'sha512';
-}
+// Defined in core because `defineUsersMapping({ hashOptions })` takes them; hashes may depend on core.
+export type { FirebaseHashParameters, HashOptions } from '../core/mapping.js';
 
 export interface ConvertedHash {
   ok: true;

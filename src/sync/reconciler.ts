@@ -197,8 +197,10 @@ export class Reconciler {
         reason: null,
       };
     }
-    const fallback = this.deps.config.passwordFallback;
-    return { state: fallback, reason: `${result.code}: ${result.reason}` };
+    // An empty value or a framework's "unusable password" marker: there is no password to move.
+    if (result.code === 'empty' || result.code === 'unusable_password')
+      return { state: 'no_local_password', reason: null };
+    return { state: this.deps.config.passwordFallback, reason: `${result.code}: ${result.reason}` };
   }
 
   private async getUser(id: string): Promise<User | null> {
