@@ -8,6 +8,32 @@ import { quoteIdent, type UsersMapping } from '../core/mapping.js';
 export const CAPTURE_VERSION = 1;
 const LOCK_KEY = 'workos_migrate.install';
 
+/**
+ * Splits one of our generated scripts into statements: PGlite (and drizzle's `execute`) take one
+ * statement at a time. Only for SQL this module writes: statements end with `;` at the end of a
+ * line, and function bodies are quoted with `$fn$`.
+ */
+export function splitStatements(script: string): string[] {
+  const statements: string[] = [];
+  let current: string[] = [];
+  let inBody = false;
+  for (const line of script.split('\n')) {
+    if (current.length === 0 && (line.trim() === '' || line.trim().startsWith('--'))) continue;
+    current.push(line);
+    if ((line.match(/\$fn\$/g)?.length ?? 0) % 2 === 1) inBody = !inBody;
+    if (!inBody && line.trimEnd().endsWith(';')) {
+      statements.push(current.join('\n').trim().replace(/;$/, ''));
+      current = [];
+    }
+  }
+  if (current.join('').trim()) statements.push(current.join('\n').trim());
+  return statements;
+}
+
+async function run(db: DrizzleTransaction, script: string): Promise<void> {
+  for (const statement of splitStatements(script)) await db.execute(sql.raw(statement));
+}
+
 /** The library's tables. Idempotent. */
 function tablesSql(): string {
   return `CREATE SCHEMA IF NOT EXISTS workos_migrate;
@@ -218,15 +244,16 @@ function indexSql(mapping: UsersMapping, concurrently: boolean): string {
  * transaction, so the unique index is built non-concurrently here).
  */
 export function installSql(mapping: UsersMapping): string {
-  return `-- workos-migrate install (capture v${CAPTURE_VERSION})
-SET lock_timeout = '5s';
-SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'));
-${columnSql(mapping)}
-${indexSql(mapping, false)}
-${tablesSql()}
-
-${captureSql(mapping)}
-`;
+  const statements = [
+    `SET LOCAL lock_timeout = '5s'`,
+    `SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'))`,
+    ...splitStatements(columnSql(mapping)),
+    ...splitStatements(indexSql(mapping, false)),
+    ...splitStatements(tablesSql()),
+    ...splitStatements(captureSql(mapping)),
+  ];
+  // drizzle-kit custom migrations separate statements with this marker; psql reads it as a comment.
+  return `-- workos-migrate install (capture v${CAPTURE_VERSION})\n${statements.map((statement) => `${statement};`).join('\n--> statement-breakpoint\n')}\n`;
 }
 
 export function uninstallSql(mapping?: UsersMapping): string {
@@ -240,37 +267,92 @@ ${mapping.credentials ? `DROP TRIGGER IF EXISTS workos_migrate_capture_credentia
 `;
 }
 
+async function indexValidity(db: DrizzleTransaction, mapping: UsersMapping): Promise<boolean | null> {
+  const rows = await query<{ valid: boolean }>(
+    db,
+    sql`SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relname = ${indexName(mapping)} AND n.nspname = ${mapping.users.schema}`,
+  );
+  return rows[0] ? rows[0].valid : null;
+}
+
+/**
+ * Builds the unique index concurrently (writes go on meanwhile). It cannot run in a transaction, so
+ * the advisory lock does not cover it: two processes installing at once can deadlock, and a failed
+ * build leaves an invalid index behind. Retry until a valid index exists; an invalid one is dropped
+ * only after it stayed invalid across several looks (nobody is still building it).
+ */
+async function buildUniqueIndex(db: DrizzleDatabase, mapping: UsersMapping): Promise<void> {
+  let invalidLooks = 0;
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const validity = await indexValidity(db, mapping);
+    if (validity === true) return;
+    if (validity === false) {
+      invalidLooks += 1;
+      if (invalidLooks >= 3) {
+        await db.execute(
+          sql.raw(
+            `DROP INDEX IF EXISTS ${quoteIdent(mapping.users.schema)}.${quoteIdent(indexName(mapping))}`,
+          ),
+        );
+        invalidLooks = 0;
+      }
+    } else {
+      try {
+        await run(db, indexSql(mapping, true));
+        continue;
+      } catch (error) {
+        const code = sqlState(error);
+        // 40P01 deadlock with another installer; 42P07 it created the index first.
+        if (code !== '40P01' && code !== '42P07') throw error;
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200 * (attempt + 1)));
+  }
+  throw new WorkosMigrateError(
+    'install_failed',
+    'workos-migrate: could not build the unique index on workos_user_id',
+  );
+}
+
 /**
  * Applies the install: the column, the unique index built concurrently (so writes continue), the
  * library schema and the triggers, under `lock_timeout` and an advisory lock (concurrent installs
  * otherwise fail with "tuple concurrently updated"). Needs ownership of the users table.
  */
 export async function install(db: DrizzleDatabase, mapping: UsersMapping): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx.execute(sql.raw(`SET LOCAL lock_timeout = '5s'`));
-    await tx.execute(sql.raw(`SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'))`));
-    await tx.execute(sql.raw(columnSql(mapping)));
-  });
-  // A failed concurrent build leaves an invalid index behind; rebuild it rather than trust it.
-  const existing = await query<{ valid: boolean }>(
-    db,
-    sql`SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relname = ${indexName(mapping)} AND n.nspname = ${mapping.users.schema}`,
-  );
-  if (existing[0] && !existing[0].valid) {
-    await db.execute(
-      sql.raw(`DROP INDEX ${quoteIdent(mapping.users.schema)}.${quoteIdent(indexName(mapping))}`),
-    );
+  const locked = async (work: (tx: DrizzleTransaction) => Promise<void>) =>
+    db.transaction(async (tx) => {
+      await tx.execute(sql.raw(`SET LOCAL lock_timeout = '5s'`));
+      await tx.execute(sql.raw(`SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'))`));
+      await work(tx);
+    });
+  // Every step is idempotent. A concurrent index build waits for every open transaction, including
+  // another installer's, so installs racing each other can deadlock: PostgreSQL aborts one of them
+  // and that one starts over.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await locked((tx) => run(tx, columnSql(mapping)));
+      await buildUniqueIndex(db, mapping);
+      await locked(async (tx) => {
+        await run(tx, tablesSql());
+        await run(tx, captureSql(mapping));
+      });
+      break;
+    } catch (error) {
+      const code = sqlState(error);
+      // 40P01 deadlock, 55P03 lock_timeout, XX000 "tuple concurrently updated" on catalog rows.
+      if (attempt >= 8 || (code !== '40P01' && code !== '55P03' && code !== 'XX000')) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 300 * attempt));
+    }
   }
-  await db.execute(sql.raw(indexSql(mapping, true)));
-  await db.transaction(async (tx) => {
-    await tx.execute(sql.raw(`SET LOCAL lock_timeout = '5s'`));
-    await tx.execute(sql.raw(`SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'))`));
-    await tx.execute(sql.raw(tablesSql()));
-    await tx.execute(sql.raw(captureSql(mapping)));
-  });
   await checkColumns(db, mapping);
+}
+
+function sqlState(error: unknown): string | undefined {
+  const shaped = error as { code?: string; cause?: { code?: string } };
+  return shaped.cause?.code ?? shaped.code;
 }
 
 /** The mapped column names must exist: catches a Drizzle `casing` mismatch at install time. */
