@@ -19,12 +19,18 @@ export interface WorkerOptions {
   leaseMs?: number;
   /** How often an idle worker looks for work. Default 200 ms. */
   pollMs?: number;
-  /** Attempts before a row is dead-lettered as `too_many_attempts`. Default 10. */
+  /**
+   * Attempts before a row that keeps failing for its own reasons (a conflict that does not pass) is
+   * dead-lettered as `too_many_attempts`. WorkOS being down, slow or rate limiting never dead-letters
+   * anyone: those retry until WorkOS answers. Default 10.
+   */
   maxAttempts?: number;
   /** How long the leader lease lasts without renewal. Default 10 s (renewed every third of it). */
   leaderLeaseMs?: number;
-  /** First retry delay; doubles per attempt with jitter, capped at 5 minutes. Default 1 s. */
+  /** First retry delay; doubles per attempt with jitter. Default 1 s. */
   retryBaseMs?: number;
+  /** Longest retry delay. Default 60 s. */
+  retryMaxMs?: number;
 }
 
 export interface WorkosMigrateConfig {
@@ -135,6 +141,7 @@ export function resolveConfig(
       maxAttempts: positiveInteger(worker.maxAttempts, 10, 'worker.maxAttempts'),
       leaderLeaseMs: positiveInteger(worker.leaderLeaseMs, 10_000, 'worker.leaderLeaseMs'),
       retryBaseMs: positiveInteger(worker.retryBaseMs, 1_000, 'worker.retryBaseMs'),
+      retryMaxMs: positiveInteger(worker.retryMaxMs, 60_000, 'worker.retryMaxMs'),
     },
     deleteThreshold: positiveInteger(config.deleteThreshold, 100, 'deleteThreshold'),
     logger: config.logger ?? silentLogger,

@@ -24,6 +24,10 @@ export interface FaultOptions {
   errorRate?: number;
   /** Probability of destroying the connection before the request is applied. */
   dropRate?: number;
+  /** Probability of a 429 (with `Retry-After: 1`) regardless of the rate limits. */
+  rateLimitRate?: number;
+  /** Probability of applying the request, then destroying the connection before answering. */
+  appliedUnansweredRate?: number;
   /** Added latency range in ms, uniformly drawn per request. */
   latencyMs?: { min: number; max: number };
 }

@@ -14,7 +14,7 @@ import {
   tooManyRequests,
 } from './http.js';
 import { newRequestId } from './ids.js';
-import { DEFAULT_API_KEY, DEFAULT_CLIENT_ID, type EmulatorOptions } from './options.js';
+import { DEFAULT_API_KEY, DEFAULT_CLIENT_ID, type EmulatorOptions, type ScriptedFault } from './options.js';
 import { KeyedBuckets, TokenBucket } from './rate-limit.js';
 import { checkScriptedFault, type ResolvedRateLimits, resolveOptions } from './settings.js';
 import { EmulatorStore } from './store.js';
@@ -186,15 +186,31 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       bump(counters.faults, 'latency');
       await sleep(faults.latencyMs.min + Math.random() * (faults.latencyMs.max - faults.latencyMs.min));
     }
+    // One fault per request at most: a scripted one, else a random draw at the configured rates.
     const script = takeScript(method, path);
-    if (script) bump(counters.faults, script.kind);
-    if (script?.kind === 'drop' || (!script && Math.random() < faults.dropRate)) {
-      if (!script) bump(counters.faults, 'drop');
+    const roll = Math.random();
+    let fault: ScriptedFault['kind'] | null = script?.kind ?? null;
+    if (!script) {
+      let threshold = 0;
+      for (const [kind, rate] of [
+        ['drop', faults.dropRate],
+        ['error', faults.errorRate],
+        ['rate_limit', faults.rateLimitRate],
+        ['applied_unanswered', faults.appliedUnansweredRate],
+      ] as const) {
+        threshold += rate;
+        if (roll < threshold) {
+          fault = kind;
+          break;
+        }
+      }
+    }
+    if (fault) bump(counters.faults, fault);
+    if (fault === 'drop') {
       req.socket.destroy();
       return;
     }
-    if (script?.kind === 'error' || (!script && Math.random() < faults.errorRate)) {
-      if (!script) bump(counters.faults, 'error');
+    if (fault === 'error') {
       const status = script ? script.status : ([500, 502, 503] as const)[Math.floor(Math.random() * 3)];
       send(req, res, path, {
         status: status ?? 500,
@@ -202,9 +218,9 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       });
       return;
     }
-    if (script?.kind === 'rate_limit') {
+    if (fault === 'rate_limit') {
       counters.rateLimited += 1;
-      const error = tooManyRequests(script.retryAfterSeconds * 1000);
+      const error = tooManyRequests((script?.retryAfterSeconds ?? 1) * 1000);
       send(req, res, path, { status: error.status, body: error.body, headers: error.headers });
       return;
     }
@@ -229,7 +245,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       if (error.status === 429) counters.rateLimited += 1;
       result = { status: error.status, body: error.body, headers: error.headers };
     }
-    if (script?.kind === 'applied_unanswered') {
+    if (fault === 'applied_unanswered') {
       // The write is stored; the client never learns it.
       req.socket.destroy();
       return;

@@ -35,6 +35,8 @@ export type ResolvedRateLimits = { [K in keyof RateLimitOptions]-?: RateLimitRul
 export interface ResolvedFaults {
   errorRate: number;
   dropRate: number;
+  rateLimitRate: number;
+  appliedUnansweredRate: number;
   latencyMs: { min: number; max: number } | null;
 }
 
@@ -91,6 +93,8 @@ export function resolveFaults(options: FaultOptions | undefined): ResolvedFaults
   return {
     errorRate: checkProbability(options?.errorRate, 'faults.errorRate'),
     dropRate: checkProbability(options?.dropRate, 'faults.dropRate'),
+    rateLimitRate: checkProbability(options?.rateLimitRate, 'faults.rateLimitRate'),
+    appliedUnansweredRate: checkProbability(options?.appliedUnansweredRate, 'faults.appliedUnansweredRate'),
     latencyMs: latency && latency.max > 0 ? { min: latency.min, max: latency.max } : null,
   };
 }

@@ -62,7 +62,7 @@ export async function complete(
   // harmless; missing a change is not) unless this version's password already went out.
   await tx.execute(
     sql`UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
-          next_attempt_at = now(), verifying = false, uncertain = false,
+          next_attempt_at = now(), verifying = false,
           password_changed = password_changed AND NOT (${passwordSent} AND version = ${row.version})
         WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken}`,
   );

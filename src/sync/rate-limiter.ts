@@ -2,8 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
  * One token bucket for every WorkOS write the leader makes, with AIMD control: a 429 pauses
- * everyone until `Retry-After` and multiplies the rate by 0.85; each success adds a little back, up
- * to the configured ceiling. That finds an unannounced limit without halving into the ground.
+ * everyone until `Retry-After` and multiplies the rate by 0.85; clean answers add it back linearly,
+ * up to the configured ceiling. That finds an unannounced limit without halving into the ground.
  */
 export class AdaptiveRateLimiter {
   private rate: number;
@@ -46,13 +46,16 @@ export class AdaptiveRateLimiter {
   }
 
   onSuccess(): void {
-    // About +1 request/s for every second of clean answers at the current rate.
-    this.rate = Math.min(this.ceiling, this.rate + 1 / this.rate);
+    // Each second of clean answers adds 5% of the ceiling: back to full speed within ~20 s of a
+    // cut, and a sawtooth of about 0.9x just under an unannounced limit.
+    this.rate = Math.min(this.ceiling, this.rate + this.ceiling / (20 * this.rate));
   }
 
   onRateLimited(retryAfterMs: number | null): void {
     this.rateLimitedCount += 1;
-    this.rate = Math.max(this.floor, this.rate * 0.85);
+    // Requests in flight when the limit hit all come back 429: that is one signal, not N, so the
+    // rate is lowered once per pause.
+    if (Date.now() >= this.pausedUntil) this.rate = Math.max(this.floor, this.rate * 0.85);
     this.tokens = 0;
     this.pausedUntil = Math.max(this.pausedUntil, Date.now() + (retryAfterMs ?? 1000));
   }

@@ -256,6 +256,33 @@ export class Reconciler {
     );
   }
 
+  /** Whether a local user other than `selfId` now has `email` (so waits for this user to release it). */
+  private async wantedByAnother(email: string, selfId: string): Promise<boolean> {
+    const { users, columns } = this.deps.config.users;
+    const rows = await query<{ id: string }>(
+      this.deps.config.db,
+      sql`SELECT ${sql.raw(quoteIdent(columns.id))}::text AS id FROM ${sql.raw(users.qualified)}
+          WHERE lower(trim(${sql.raw(quoteIdent(columns.email))})) = ${normaliseEmail(email)}
+            AND ${sql.raw(quoteIdent(columns.id))}::text <> ${selfId}
+          LIMIT 1`,
+    );
+    return rows.length > 0;
+  }
+
+  /**
+   * Moves this user's WorkOS email to a unique, undeliverable placeholder (RFC 2606 `.invalid`) and
+   * records that in sync_state, so the next pass sends the real email whatever it is by then.
+   */
+  private async stepAside(userId: string, workosUserId: string): Promise<void> {
+    const placeholder = `${workosUserId.toLowerCase()}@email-swap.workos-migrate.invalid`;
+    await this.deps.call(true, () =>
+      this.deps.workos.userManagement.updateUser({ userId: workosUserId, email: placeholder }),
+    );
+    await this.deps.config.db.execute(
+      sql`UPDATE workos_migrate.sync_state SET email = ${placeholder} WHERE user_id = ${userId}`,
+    );
+  }
+
   private async upsert(
     row: ClaimedRow,
     local: LocalUser,
@@ -279,7 +306,10 @@ export class Reconciler {
           );
         baseline = fromRemote(local.id, remote, state);
       }
-    } else {
+    } else if (row.attempts > 1 || row.uncertain) {
+      // A first attempt creates optimistically: WorkOS keeps external_id and email unique, so a user
+      // that already exists answers "taken" and the retry looks it up. Later attempts (an earlier one
+      // may have created the user and died before recording it) look up first.
       remote = await this.getByExternalId(externalId);
       if (remote && normaliseEmail(remote.email) !== normaliseEmail(email)) {
         throw new Dead(
@@ -342,6 +372,9 @@ export class Reconciler {
         );
         writes = 1;
       } catch (error) {
+        // Refused before any request was made (stopping, lost leadership): classifying it turned it
+        // into "no answer", so a clean stop() marked rows uncertain and spent an attempt.
+        if (error instanceof CallRefused) throw error;
         const failure = classifyWorkosError(error);
         if (failure.kind === 'not_found') {
           throw new Dead(
@@ -349,7 +382,19 @@ export class Reconciler {
             `WorkOS user ${workosUserId} no longer exists; it is not re-created`,
           );
         }
-        if (failure.kind === 'email_taken') await this.emailHolder(email, externalId);
+        if (failure.kind === 'email_taken') {
+          try {
+            await this.emailHolder(email, externalId);
+          } catch (blocked) {
+            // An email swap (A<->B, or a longer rotation) deadlocked here: WorkOS keeps emails unique
+            // at every instant, so each side waited on the other until too_many_attempts. When another
+            // local user now wants the email this user still holds in WorkOS, step aside to a
+            // placeholder so that user can move; the retry then takes the new email.
+            if (blocked instanceof Wait && (await this.wantedByAnother(base.email, local.id)))
+              await this.stepAside(local.id, workosUserId);
+            throw blocked;
+          }
+        }
         if (failure.kind === 'invalid_password_hash') {
           throw new Dead(
             'invalid_password_hash',
@@ -404,6 +449,8 @@ export class Reconciler {
         } as Parameters<WorkOS['userManagement']['createUser']>[0]),
       );
     } catch (error) {
+      // Never sent (see the update above): give the row back untouched, not "no answer".
+      if (error instanceof CallRefused) throw error;
       const failure = classifyWorkosError(error);
       // A signup racing the backfill, or our own earlier attempt that had no answer: the next pass
       // finds the user by external id or email.

@@ -204,7 +204,7 @@ export class Worker {
 
   private backoff(attempts: number): number {
     const base = this.config.worker.retryBaseMs * 2 ** Math.max(0, attempts - 1);
-    return Math.min(300_000, base) * (0.5 + Math.random());
+    return Math.min(this.config.worker.retryMaxMs, base) * (0.5 + Math.random());
   }
 
   private async process(row: ClaimedRow): Promise<void> {
@@ -235,7 +235,10 @@ export class Worker {
         case 'done':
           await db.transaction(async (tx) => {
             if (result.next) await saveSyncState(tx, this.config, result.next, this.environment);
-            if (row.uncertain && !row.verifying) {
+            // Also after a verification pass whose own write had no answer: that write can land late
+            // too, after a newer change went out (test/engine-guards: "the verification pass that
+            // stalls too"); completing here left the older value in WorkOS.
+            if (row.uncertain) {
               // An earlier attempt may still land in WorkOS: look again once it no longer can.
               await scheduleVerification(tx, row, this.config.worker.leaseMs * 2);
             } else {
@@ -291,7 +294,9 @@ export class Worker {
       await release(db, row);
       return;
     }
-    if (row.attempts >= worker.maxAttempts) {
+    // An outage is not the user's fault: only failures of the user's own (a conflict that does not
+    // pass) count towards dead-lettering.
+    if (!error?.transient && row.attempts >= worker.maxAttempts) {
       this.counters.deadLettered += 1;
       await deadLetter(db, row, 'too_many_attempts', `${reason}: ${detail}`);
       return;
