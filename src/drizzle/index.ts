@@ -1,3 +1,4 @@
+export { type EmbeddedDatabase, openEmbeddedDatabase } from './embedded.js';
 export { leader, outbox, settings, syncState, workosMigrateSchema, workosUserId } from './schema.js';
 export {
   CAPTURE_VERSION,

@@ -189,7 +189,14 @@ export class Reconciler {
 
   private convert(local: LocalUser): Conversion {
     if (!local.passwordHash) return { state: 'no_local_password', reason: null };
-    const result = toWorkOS(local.passwordHash, this.deps.config.users.hashOptions);
+    // A per-row type column can only sharpen how a bare hex digest is read; the string decides the rest.
+    const type = local.passwordHashType?.toLowerCase();
+    const bareHexFormat =
+      type === 'md5' || type === 'sha1' || type === 'sha256' || type === 'sha512' ? type : undefined;
+    const result = toWorkOS(local.passwordHash, {
+      ...this.deps.config.users.hashOptions,
+      ...(bareHexFormat ? { bareHexFormat } : {}),
+    });
     if (result.ok) {
       return {
         hash: { passwordHash: result.passwordHash, passwordHashType: result.passwordHashType },
