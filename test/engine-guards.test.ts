@@ -245,6 +245,27 @@ describe('no duplicate when an answer is lost', () => {
     expect(await login(address, password)).toBe(true);
   });
 
+  it('our own unanswered create landing between the two lookups is linked, not dead-lettered', async () => {
+    const migrate = await startEngine({ worker: { leaseMs: 1_500 } });
+    const address = email('late-create');
+    // The first create gets no answer; it lands in WorkOS just after the retry's lookup by external id
+    // (404) and before its lookup by email, as a create that was slow rather than lost does.
+    t.emulator.control.script({ kind: 'drop', method: 'POST', path: '/user_management/users' });
+    let landed: Promise<unknown> | null = null;
+    onResponse = (response) => {
+      if (!landed && response.status === 404 && response.path.includes('/external_id/')) {
+        landed = t.emulator.control.seedUsers([
+          { email: address, external_id: `app_${id}`, first_name: 'Late' },
+        ]);
+      }
+    };
+    const id = await insertUser({ email: address, first_name: 'Late', email_verified: true });
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    expect(landed).not.toBeNull();
+    expect(t.emulator.control.userCount()).toBe(1);
+    expect(await localWorkosId(id)).toBe(t.emulator.control.getUser(`app_${id}`)?.user.id);
+  });
+
   it('a stalled update that lands after a newer one leaves no stale value in WorkOS', async () => {
     // leaseMs 900: the client gives up after 300 ms, well before the stalled request lands (1,200 ms).
     const migrate = await startEngine({ worker: { leaseMs: 900 } });
@@ -527,10 +548,10 @@ describe('rate limits and dropped connections', () => {
   it('30% dropped connections during 30 inserts: every user synced exactly once', async () => {
     t.emulator.control.configure({ faults: { dropRate: 0.3 } });
     // A retry after no answer makes three calls (lookup by external id, by email, create), so at a 30%
-    // drop rate a pass fails with p = 1 - 0.7^3 = 0.66 and the slowest of 30 users needs 10-15
-    // attempts. The backoff doubles per attempt, so it starts at 1 ms here (the tail would otherwise
-    // wait minutes), and attempts are not the budget under test (10 would dead-letter 0.66^10 = 1.5%).
-    const migrate = await startEngine({ worker: { leaseMs: 1_500, retryBaseMs: 1, maxAttempts: 60 } });
+    // drop rate a pass fails with p = 1 - 0.7^3 = 0.66. The backoff doubles per attempt (from 1 ms
+    // here), so the unluckiest of 30 users can wait a minute: the drops last for the inserts and a
+    // few seconds of mirroring, then stop, which bounds the wait for the tail by that window.
+    const migrate = await startEngine({ worker: { leaseMs: 1_500, retryBaseMs: 1 } });
     const ids: string[] = [];
     const emails: string[] = [];
     for (let i = 0; i < 30; i++) {
@@ -538,10 +559,13 @@ describe('rate limits and dropped connections', () => {
       emails.push(address);
       ids.push(await insertUser({ email: address, password_hash: passwordHash('drop').hash }));
     }
-    await drained(45_000);
+    await drained(3_000).catch(() => undefined);
+    const faults = t.emulator.control.counters().faults;
     t.emulator.control.configure({ faults: {} });
+    await drained(30_000);
     expect(await deadRows()).toEqual([]);
-    expect(t.emulator.control.counters().faults.drop).toBeGreaterThan(0);
+    // The storm was real: many requests dropped, creates among them.
+    expect(faults.drop).toBeGreaterThan(10);
     expect(t.emulator.control.userCount()).toBe(30);
     for (const [i, id] of ids.entries()) {
       const remote = t.emulator.control.getUser(`app_${id}`)?.user;
@@ -675,6 +699,7 @@ describe('a refused API key', () => {
   });
 });
 
+// Runs last and reads what every test above logged and stored: run the whole file, not this test alone.
 describe('no secrets', () => {
   it('no log line and no library table holds a password, a hash or an API key', () => {
     expect(logLines.length).toBeGreaterThan(10);

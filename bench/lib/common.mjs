@@ -30,7 +30,8 @@ export function flags(spec) {
     else if (given === undefined) out[name] = def;
     else if (typeof def === 'number') {
       const n = Number(given);
-      if (!Number.isFinite(n) || n < 0) throw new Error(`--${name} must be a non-negative number (got ${given})`);
+      if (!Number.isFinite(n) || n < 0)
+        throw new Error(`--${name} must be a non-negative number (got ${given})`);
       out[name] = n;
     } else out[name] = given;
   }
@@ -57,7 +58,10 @@ export async function runBench(name, timeoutSeconds, main) {
       while (cleanups.length > 0) {
         const fn = cleanups.pop();
         try {
-          await Promise.race([fn(), sleep(20_000).then(() => Promise.reject(new Error('clean-up timed out')))]);
+          await Promise.race([
+            fn(),
+            sleep(20_000).then(() => Promise.reject(new Error('clean-up timed out'))),
+          ]);
         } catch (error) {
           console.error(`${name}: clean-up step failed: ${error?.message ?? error}`);
         }
@@ -100,7 +104,10 @@ export async function runBench(name, timeoutSeconds, main) {
       if (Date.now() > deadline) throw new Error(`${name}: time budget of ${timeoutSeconds} s exceeded`);
     },
     /** Polls `probe()` until it answers truthy; throws past `timeoutMs` or the budget. */
-    async waitFor(probe, { intervalMs = 200, timeoutMs = Number.POSITIVE_INFINITY, what = 'condition' } = {}) {
+    async waitFor(
+      probe,
+      { intervalMs = 200, timeoutMs = Number.POSITIVE_INFINITY, what = 'condition' } = {},
+    ) {
       const until = Math.min(deadline, Date.now() + timeoutMs);
       for (;;) {
         const value = await probe();
@@ -129,10 +136,15 @@ export async function runBench(name, timeoutSeconds, main) {
  * `{ url, apiKey, clientId }`, its pid and an idempotent stop() (SIGTERM, SIGKILL after 5 s).
  */
 export async function startEmulatorChild(h, args) {
-  const child = spawn(process.execPath, [BIN, 'emulator', '--host', '127.0.0.1', '--port', '0', '--json', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [BIN, 'emulator', '--host', '127.0.0.1', '--port', '0', '--json', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   h.track(child.pid);
+  nameChild(child.pid, 'emulator');
   const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
   let stopped = false;
   const stop = async () => {
@@ -153,7 +165,9 @@ export async function startEmulatorChild(h, args) {
       const nl = out.indexOf('\n');
       if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)));
     });
-    exited.then(({ code, signal }) => reject(new Error(`emulator exited (${code ?? signal}) before it started`)));
+    exited.then(({ code, signal }) =>
+      reject(new Error(`emulator exited (${code ?? signal}) before it started`)),
+    );
   });
   /** A control-plane or API call with the emulator's key; answers the parsed body, throws on non-2xx. */
   const call = async (method, path, body) => {
@@ -283,6 +297,12 @@ export const fmtInt = (x) => Math.round(x).toLocaleString('en-US');
 export const fmt = (x, digits = 2) => (Number.isFinite(x) ? x.toFixed(digits) : 'n/a');
 export const pass = (ok) => (ok ? 'met' : '**not met**');
 
+/** How this benchmark was run, for the result file. */
+export function commandLine() {
+  const script = process.argv[1]?.replace(/.*\/bench\//, 'bench/') ?? '';
+  return ['node', script, ...process.argv.slice(2)].join(' ');
+}
+
 export function machineLines(extra = []) {
   const cpus = os.cpus();
   return [
@@ -327,10 +347,13 @@ export async function createDatabase(adminUrl, name) {
  * A fresh database with the users table, `count` users that predate the install (as in a real
  * migration: the backfill, not the trigger, picks them up) and the library installed.
  */
-export async function setupApp(h, adminUrl, name, { count, hash, pool = 20 }) {
+export async function setupApp(h, adminUrl, name, { count, hash, pool = 20, textIdIndex = false }) {
   const url = await createDatabase(adminUrl, name);
   const { client, db } = await connect(h, url, pool);
   await client.unsafe(USERS_DDL('users'));
+  // The engine looks users up by `id::text = $1`, which the primary key cannot serve (a sequential
+  // scan per lookup); an expression index on id::text is the app-side workaround.
+  if (textIdIndex) await client.unsafe('CREATE INDEX users_id_text_idx ON users ((id::text))');
   await seedUsers(client, { count, hash });
   const mapping = await usersMapping('users');
   const { install } = await import('workos-migrate/drizzle');
@@ -382,40 +405,61 @@ export async function waitForQuiet({ maxSeconds = 120, busyBelow = 0.25 } = {}) 
   return busy;
 }
 
-/** CPU seconds used so far by this process and all its descendants (PostgreSQL, the emulator), via procfs. */
+/**
+ * CPU seconds used so far by this process and its descendants (PostgreSQL, the emulator, a worker
+ * child), via procfs, grouped: `this process`, `postgres`, and each other child by its command.
+ */
 function treeCpuSeconds() {
   const hz = 100; // USER_HZ on Linux
-  const parents = new Map();
-  const cpu = new Map();
+  const procs = new Map();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       // Fields after the command name (which may hold spaces) start at state, field 3.
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      parents.set(Number(entry), Number(fields[1]));
       // utime, stime, cutime, cstime = fields 14-17 -> indexes 11-14 here.
-      cpu.set(Number(entry), (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / hz);
+      const seconds =
+        (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / hz;
+      procs.set(Number(entry), { parent: Number(fields[1]), comm, seconds });
     } catch {
       // exited meanwhile
     }
   }
-  let total = 0;
-  for (const [pid, seconds] of cpu) {
-    for (let p = pid; p > 1; p = parents.get(p) ?? 0) {
-      if (p === process.pid) {
-        total += seconds;
-        break;
-      }
+  const groups = { total: 0 };
+  for (const [pid, info] of procs) {
+    // The group is named by our direct child it descends from.
+    let child = pid;
+    let p = pid;
+    while (p > 1 && p !== process.pid) {
+      child = p;
+      p = procs.get(p)?.parent ?? 0;
     }
+    if (p !== process.pid && pid !== process.pid) continue;
+    const group =
+      pid === process.pid
+        ? 'this process'
+        : info.comm === 'postgres'
+          ? 'postgres'
+          : (childNames.get(child) ?? procs.get(child)?.comm ?? 'child');
+    groups[group] = (groups[group] ?? 0) + info.seconds;
+    groups.total += info.seconds;
   }
-  return total;
+  return groups;
+}
+
+/** Names for child processes in the CPU breakdown (`emulator`, `worker`), by pid. */
+const childNames = new Map();
+export function nameChild(pid, name) {
+  childNames.set(pid, name);
 }
 
 /**
  * Measures a phase: wall time, CPU used by this benchmark's process tree and by the whole machine.
- * `read()` answers `{ seconds, ownCores, otherCores }`: cores' worth of CPU used by us and by anything
- * else on the machine (other users' tests on a shared box) during the phase.
+ * `read()` answers `{ seconds, ownCores, otherCores, groups }`: cores' worth of CPU used by us and by
+ * anything else on the machine (other users' tests on a shared box) during the phase, and our CPU
+ * seconds per group (this process, postgres, emulator, ...).
  */
 export function loadMeter() {
   const cores = os.cpus().length;
@@ -425,10 +469,20 @@ export function loadMeter() {
   return () => {
     const seconds = (Date.now() - t0) / 1000;
     const busy = machine();
-    const own = (treeCpuSeconds() - own0) / seconds;
-    return { seconds, ownCores: own, otherCores: Math.max(0, busy * cores - own) };
+    const own1 = treeCpuSeconds();
+    const groups = {};
+    for (const [key, value] of Object.entries(own1)) {
+      if (key !== 'total') groups[key] = value - (own0[key] ?? 0);
+    }
+    const own = (own1.total - own0.total) / seconds;
+    return { seconds, ownCores: own, otherCores: Math.max(0, busy * cores - own), groups };
   };
 }
 
 export const fmtLoad = (load) =>
-  `this benchmark used ${load.ownCores.toFixed(2)} cores, other processes ${load.otherCores.toFixed(2)} cores (of ${os.cpus().length})`;
+  `this benchmark used ${load.ownCores.toFixed(2)} cores (${Object.entries(load.groups)
+    .filter(([, v]) => v > 0)
+    .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+    .join(
+      ', ',
+    )}), other processes on the machine ${load.otherCores.toFixed(2)} cores (of ${os.cpus().length})`;

@@ -76,3 +76,11 @@ export function jsonLine(value: unknown): string {
 export function quote(value: string): string {
   return JSON.stringify(value);
 }
+
+/** Whether stderr is a terminal (progress bars redraw in place) and how wide it is. */
+export function stderrTerminal(io: CliIo): { tty: boolean; columns: number | undefined } {
+  if (io !== processIo) return { tty: false, columns: undefined };
+  // A pseudo-terminal may report 0 columns (e.g. under `script`): fall back to $COLUMNS, then 80.
+  const columns = process.stderr.columns || Number(process.env.COLUMNS) || 80;
+  return { tty: process.stderr.isTTY === true, columns };
+}

@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { emulatorCommand } from './commands/emulator.js';
+import { importCommand } from './commands/import.js';
+import { installCommand, uninstallCommand } from './commands/install.js';
+import { confirmDeletesCommand, retryCommand, statusCommand } from './commands/status.js';
+import { verifyCommand } from './commands/verify.js';
+import { workerCommand } from './commands/worker.js';
 import {
   type CliCommand,
   type CliContext,
@@ -15,7 +20,17 @@ import {
 } from './conventions.js';
 
 /** Every subcommand, in help order. A new command is one file in commands/ and one line here. */
-const COMMANDS: readonly CliCommand[] = [emulatorCommand];
+const COMMANDS: readonly CliCommand[] = [
+  installCommand,
+  importCommand,
+  workerCommand,
+  statusCommand,
+  verifyCommand,
+  retryCommand,
+  confirmDeletesCommand,
+  uninstallCommand,
+  emulatorCommand,
+];
 
 function packageVersion(): string {
   // src/cli/ and dist/cli/ are both two levels below package.json.

@@ -196,3 +196,13 @@ export function parseEmulatorFlags(flags: EmulatorFlags): EmulatorOptions {
   }
   return options;
 }
+
+/** A whole number of at least `min` (default 1), e.g. `--limit 1000`. */
+export function parseCount(flag: string, value: string, min = 1): number {
+  const text = value.trim().replaceAll('_', '');
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`${flag} must be a whole number of at least ${min} (got ${quote(value)})`);
+  }
+  return n;
+}

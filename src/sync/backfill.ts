@@ -10,9 +10,10 @@ import { quoteIdent, type UsersMapping } from '../core/mapping.js';
 export async function enqueueBackfill(
   db: DrizzleDatabase,
   mapping: UsersMapping,
-  options: { batchSize?: number; onBatch?: (added: number) => void } = {},
+  options: { batchSize?: number; onBatch?: (added: number) => void; limit?: number } = {},
 ): Promise<number> {
   const batchSize = options.batchSize ?? 1_000;
+  const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const { users, columns } = mapping;
   const id = quoteIdent(columns.id);
   // The cursor is compared in the id column's own type, so the primary key index is used.
@@ -24,8 +25,15 @@ export async function enqueueBackfill(
   const idType = typeRows[0]?.type ?? 'text';
   let cursor: string | null = null;
   let total = 0;
-  for (;;) {
+  while (total < limit) {
     const after: SQL = cursor === null ? sql`true` : sql`u.${sql.raw(id)} > ${cursor}::${sql.raw(idType)}`;
+    // With a limit, rows already queued are skipped before LIMIT counts them, so the cut falls on
+    // users actually added and stopping there leaves none of this page's candidates behind.
+    const capped: SQL =
+      limit === Number.POSITIVE_INFINITY
+        ? sql``
+        : sql`AND NOT EXISTS (SELECT 1 FROM workos_migrate.outbox o WHERE o.user_id = p.id::text)
+            ORDER BY p.id LIMIT ${limit - total}`;
     const batch: { last: string | null; scanned: number; added: number }[] = await query<{
       last: string | null;
       scanned: number;
@@ -39,6 +47,7 @@ export async function enqueueBackfill(
             INSERT INTO workos_migrate.outbox (user_id, priority, password_changed)
             SELECT p.id::text, 1, true FROM page p
             WHERE NOT EXISTS (SELECT 1 FROM workos_migrate.sync_state s WHERE s.user_id = p.id::text)
+            ${capped}
             ON CONFLICT (user_id) DO NOTHING
             RETURNING 1)
           SELECT (SELECT max(id)::text FROM page) AS last, (SELECT count(*)::int FROM page) AS scanned,

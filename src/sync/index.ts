@@ -7,7 +7,7 @@ import { quoteIdent } from '../core/mapping.js';
 import { createWorkosClient } from '../workos/client.js';
 import { enqueueBackfill } from './backfill.js';
 import { type MigrationStatus, readStatus } from './status.js';
-import { Worker } from './worker.js';
+import { Worker, type WorkerCounters } from './worker.js';
 
 export type { MigrationStatus } from './status.js';
 
@@ -24,11 +24,18 @@ export interface WorkosMigrate {
     stop(): Promise<void>;
     readonly running: boolean;
     readonly leader: boolean;
+    /** What this process's worker did since it was created (429s included), for progress displays. */
+    readonly counters: Readonly<WorkerCounters>;
   };
   /** Enqueues the user at live priority and waits for a worker (this one or another instance). */
   syncNow(userId: string | number, options?: { timeoutMs?: number }): Promise<SyncResult>;
   /** Enqueues every user not yet synced, at backfill priority. Answers how many were added. */
-  enqueueBackfill(options?: { batchSize?: number; onBatch?: (added: number) => void }): Promise<number>;
+  enqueueBackfill(options?: {
+    batchSize?: number;
+    onBatch?: (added: number) => void;
+    /** Enqueue at most this many users. */
+    limit?: number;
+  }): Promise<number>;
   status(): Promise<MigrationStatus>;
   /** Requeues dead letters (optionally of one reason) after their cause is fixed. */
   retryDead(reason?: string): Promise<number>;
@@ -61,6 +68,9 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       },
       get leader() {
         return worker.isLeader;
+      },
+      get counters() {
+        return { ...worker.counters };
       },
     },
     async syncNow(userId, options = {}) {

@@ -326,7 +326,12 @@ export class Reconciler {
       }
       if (!remote) {
         const byEmail = await this.findByEmail(email);
-        if (byEmail) {
+        // Carrying our own external id, it is ours: an earlier create that had no answer landed just
+        // after the lookup by external id. The adoption guard below dead-lettered it as
+        // email_owned_elsewhere (seen in the chaos test; test/engine-guards reproduces it).
+        if (byEmail && byEmail.externalId === externalId) {
+          remote = byEmail;
+        } else if (byEmail) {
           if (byEmail.externalId && byEmail.externalId !== externalId)
             await this.emailHolder(email, externalId);
           const adopt =

@@ -50,6 +50,8 @@ export class Worker {
   private leaderUntil = 0;
   private abort = new AbortController();
   private readonly inFlight = new Set<Promise<void>>();
+  /** Failures of writes that had no answer: only those may still land in WorkOS later. */
+  private readonly unansweredWrites = new WeakSet<WorkosCallError>();
   private loops: Promise<void>[] = [];
   private reconciler: Reconciler | null = null;
   private environment: string;
@@ -194,6 +196,7 @@ export class Worker {
       return result;
     } catch (error) {
       const failure = classifyWorkosError(error);
+      if (write && failure.kind === 'no_answer') this.unansweredWrites.add(failure);
       if (failure.kind === 'rate_limited') {
         this.counters.rateLimited += 1;
         this.limiter.onRateLimited(failure.retryAfterMs);
@@ -308,7 +311,10 @@ export class Worker {
       row,
       this.backoff(row.attempts),
       `${reason}: ${detail}`,
-      error?.kind === 'no_answer',
+      // Only a write without an answer makes the row uncertain (re-read WorkOS, verify later); a read
+      // without one changed nothing, and since a verification pass now re-verifies after an uncertain
+      // attempt, counting dropped reads chained needless 2 x lease verification delays.
+      error !== undefined && this.unansweredWrites.has(error),
     );
   }
 }

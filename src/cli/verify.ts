@@ -1,0 +1,475 @@
+// `verify`: the migration checklist as one command. Reads only, from WorkOS and the database.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { User, WorkOS } from '@workos-inc/node';
+import { sql } from 'drizzle-orm';
+import type { ResolvedConfig } from '../core/config.js';
+import { type DrizzleDatabase, query } from '../core/db.js';
+import { quoteIdent } from '../core/mapping.js';
+import { installedState } from '../drizzle/sql.js';
+import { normaliseEmail } from '../sync/reconciler.js';
+import { classifyWorkosError } from '../workos/client.js';
+import { schemaInstalled } from './engine.js';
+import { byReason, count, listSome, maskKey, sum } from './format.js';
+
+export interface VerifyCheck {
+  name: 'api' | 'column' | 'trigger' | 'synced' | 'readback' | 'orphans' | 'login';
+  ok: boolean;
+  detail: string;
+}
+
+export interface FieldDiff {
+  field: 'email' | 'firstName' | 'lastName' | 'emailVerified' | 'externalId';
+  local: string | boolean | null;
+  workos: string | boolean | null;
+}
+
+export interface DriftEntry {
+  userId: string;
+  workosUserId: string;
+  problem: 'missing_in_workos' | 'field_drift' | 'external_id_mismatch';
+  fields: FieldDiff[];
+}
+
+export interface Orphan {
+  workosUserId: string;
+  email: string;
+  externalId: string | null;
+  /** Set when a sync_state row still points at it but the local user is gone. */
+  formerLocalUserId: string | null;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  mode: 'sample' | 'full';
+  checks: VerifyCheck[];
+  drift: DriftEntry[];
+  orphans: Orphan[];
+  /** Things no command can check. */
+  manual: string[];
+}
+
+interface LocalFields {
+  id: string | null;
+  email: string | null;
+  firstName: string | null;
+  lastName: string | null;
+  emailVerified: boolean;
+}
+
+interface SyncedRow extends LocalFields {
+  userId: string;
+  workosUserId: string;
+  /** The user has an outbox row (in flight or dead): its WorkOS copy may legitimately differ. */
+  pending: boolean;
+}
+
+const MANUAL_STEPS = [
+  'social login providers (Google, Microsoft, ...) are configured in the WorkOS dashboard, not by this tool: check them there',
+];
+
+/** WorkOS reads, retried on 429 (after Retry-After), 5xx and no answer; never the SDK's sleeping auto-pagination. */
+async function read<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      const failure = classifyWorkosError(error);
+      if (!failure.transient || attempt >= 6) throw failure;
+      await sleep(failure.retryAfterMs ?? 250 * 2 ** attempt);
+    }
+  }
+}
+
+async function getUser(workos: WorkOS, id: string): Promise<User | null> {
+  try {
+    return await read(() => workos.userManagement.getUser(id));
+  } catch (error) {
+    if (classifyWorkosError(error).kind === 'not_found') return null;
+    throw error;
+  }
+}
+
+function syncedSelect(config: ResolvedConfig): string {
+  const { columns } = config.users;
+  const col = (name: string | undefined, alias: string) =>
+    name ? `u.${quoteIdent(name)}::text AS ${quoteIdent(alias)}` : `NULL AS ${quoteIdent(alias)}`;
+  return [
+    's.user_id AS "userId"',
+    's.workos_user_id AS "workosUserId"',
+    'EXISTS (SELECT 1 FROM workos_migrate.outbox o WHERE o.user_id = s.user_id) AS pending',
+    col(columns.id, 'id'),
+    col(columns.email, 'email'),
+    col(columns.firstName, 'firstName'),
+    col(columns.lastName, 'lastName'),
+    columns.emailVerified
+      ? `COALESCE(u.${quoteIdent(columns.emailVerified)}::boolean, false) AS "emailVerified"`
+      : 'false AS "emailVerified"',
+  ].join(', ');
+}
+
+function syncedFrom(config: ResolvedConfig): string {
+  const { users, columns } = config.users;
+  return `workos_migrate.sync_state s LEFT JOIN ${users.qualified} u ON u.${quoteIdent(columns.id)}::text = s.user_id`;
+}
+
+/** Differences between the local row and WorkOS that the engine would not explain. */
+export function diffUser(local: SyncedRow, remote: User, externalIdPrefix: string): DriftEntry[] {
+  const fields: FieldDiff[] = [];
+  if (normaliseEmail(local.email ?? '') !== normaliseEmail(remote.email)) {
+    fields.push({ field: 'email', local: local.email, workos: remote.email });
+  }
+  // Names cleared locally are not cleared in WorkOS (its update takes strings): only set names compare.
+  if (local.firstName && local.firstName !== remote.firstName) {
+    fields.push({ field: 'firstName', local: local.firstName, workos: remote.firstName });
+  }
+  if (local.lastName && local.lastName !== remote.lastName) {
+    fields.push({ field: 'lastName', local: local.lastName, workos: remote.lastName });
+  }
+  // email_verified is never sent from true to false: only a verified local user can drift.
+  if (local.emailVerified && !remote.emailVerified) {
+    fields.push({ field: 'emailVerified', local: true, workos: false });
+  }
+  const entries: DriftEntry[] = [];
+  if (fields.length > 0) {
+    entries.push({ userId: local.userId, workosUserId: remote.id, problem: 'field_drift', fields });
+  }
+  const expected = `${externalIdPrefix}${local.userId}`;
+  if ((remote.externalId ?? null) !== expected) {
+    entries.push({
+      userId: local.userId,
+      workosUserId: remote.id,
+      problem: 'external_id_mismatch',
+      fields: [{ field: 'externalId', local: expected, workos: remote.externalId ?? null }],
+    });
+  }
+  return entries;
+}
+
+async function pool<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: Math.min(size, queue.length) }, async () => {
+      for (let next = queue.shift(); next !== undefined; next = queue.shift()) await work(next);
+    }),
+  );
+}
+
+export interface VerifyOptions {
+  /** Users compared by a fresh GET each; ignored with `full`. */
+  sample: number;
+  full: boolean;
+  /** Runs the login test; resolves to the check's result. */
+  loginTest?: (workos: WorkOS) => Promise<VerifyCheck>;
+}
+
+export async function verify(
+  db: DrizzleDatabase,
+  config: ResolvedConfig,
+  workos: WorkOS,
+  options: VerifyOptions,
+): Promise<VerifyReport> {
+  const mapping = config.users;
+  const table = `${mapping.users.schema}.${mapping.users.name}`;
+  const checks: VerifyCheck[] = [];
+  const drift: DriftEntry[] = [];
+  const orphans: Orphan[] = [];
+  const report = (): VerifyReport => ({
+    ok: checks.every((c) => c.ok),
+    mode: options.full ? 'full' : 'sample',
+    checks,
+    drift,
+    orphans,
+    manual: MANUAL_STEPS,
+  });
+
+  // 1. The API answers and the key is allowed.
+  const apiUrl = config.workos.apiUrl ?? 'https://api.workos.com';
+  let apiOk = false;
+  try {
+    await read(() => workos.userManagement.listUsers({ limit: 1 }));
+    apiOk = true;
+    checks.push({
+      name: 'api',
+      ok: true,
+      detail: `${apiUrl} answers; key ${maskKey(config.workos.apiKey)} allowed`,
+    });
+  } catch (error) {
+    const failure = classifyWorkosError(error);
+    checks.push({
+      name: 'api',
+      ok: false,
+      detail:
+        failure.kind === 'auth'
+          ? `${apiUrl} refused key ${maskKey(config.workos.apiKey)} (${failure.status}): check WORKOS_API_KEY`
+          : `${apiUrl}: ${failure.message}`,
+    });
+  }
+
+  // 2. The column and 3. the trigger.
+  const columns = await query<{ n: number }>(
+    db,
+    sql`SELECT count(*)::int AS n FROM information_schema.columns
+        WHERE table_schema = ${mapping.users.schema} AND table_name = ${mapping.users.name}
+          AND column_name = ${mapping.columns.workosUserId}`,
+  );
+  const columnOk = (columns[0]?.n ?? 0) > 0;
+  checks.push({
+    name: 'column',
+    ok: columnOk,
+    detail: columnOk
+      ? `${table}.${mapping.columns.workosUserId} present`
+      : `${table}.${mapping.columns.workosUserId} missing: run \`workos-migrate install\``,
+  });
+  const installed = await schemaInstalled(db);
+  const state = installed ? await installedState(db, mapping) : null;
+  checks.push({
+    name: 'trigger',
+    ok: state?.state === 'current',
+    detail: state
+      ? state.state === 'current'
+        ? `current (${state.detail})`
+        : `${state.detail}: run \`workos-migrate install\``
+      : 'schema workos_migrate missing: run `workos-migrate install`',
+  });
+  if (!installed) return report();
+
+  // 4. Synced count.
+  const [counts] = await query<{ users: number; synced: number; unsynced: number; pending: number }>(
+    db,
+    sql`SELECT (SELECT count(*)::int FROM ${sql.raw(mapping.users.qualified)}) AS users,
+               (SELECT count(*)::int FROM workos_migrate.sync_state) AS synced,
+               (SELECT count(*)::int FROM ${sql.raw(mapping.users.qualified)} u
+                 WHERE NOT EXISTS (SELECT 1 FROM workos_migrate.sync_state s
+                                   WHERE s.user_id = u.${sql.raw(quoteIdent(mapping.columns.id))}::text)) AS unsynced,
+               (SELECT count(*)::int FROM workos_migrate.outbox WHERE NOT dead) AS pending`,
+  );
+  const deadRows = await query<{ reason: string; n: number }>(
+    db,
+    sql`SELECT coalesce(dead_reason, 'unknown') AS reason, count(*)::int AS n FROM workos_migrate.outbox WHERE dead GROUP BY 1`,
+  );
+  const dead = Object.fromEntries(deadRows.map((r) => [r.reason, r.n]));
+  const users = counts?.users ?? 0;
+  const unsynced = counts?.unsynced ?? 0;
+  const syncedOk = unsynced === 0 && sum(dead) === 0;
+  checks.push({
+    name: 'synced',
+    ok: syncedOk,
+    detail:
+      `${count(users - unsynced)} of ${count(users)} users synced` +
+      (counts?.pending ? `, ${count(counts.pending)} changes pending` : '') +
+      (sum(dead) ? `, ${count(sum(dead))} dead-lettered (${byReason(dead)})` : '') +
+      (unsynced && !syncedOk ? ': run `workos-migrate import` (and `retry` once causes are fixed)' : ''),
+  });
+  if (!apiOk) return report();
+
+  const prefix = config.externalIdPrefix;
+  // 5. Read-back of a sample: a fresh GET per user.
+  let compared = 0;
+  let skippedPending = 0;
+  if (!options.full) {
+    const rows = await query<SyncedRow>(
+      db,
+      sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config))}
+          WHERE u.${sql.raw(quoteIdent(mapping.columns.id))} IS NOT NULL
+            AND NOT EXISTS (SELECT 1 FROM workos_migrate.outbox o WHERE o.user_id = s.user_id)
+          ORDER BY random() LIMIT ${options.sample}`,
+    );
+    await pool(rows, 8, async (row) => {
+      const remote = await getUser(workos, row.workosUserId);
+      compared++;
+      if (!remote) {
+        drift.push({
+          userId: row.userId,
+          workosUserId: row.workosUserId,
+          problem: 'missing_in_workos',
+          fields: [],
+        });
+      } else {
+        drift.push(...diffUser(row, remote, prefix));
+      }
+    });
+  }
+
+  // 6. Every WorkOS user, paged by hand (order=asc, after=...): those with no local user, and with
+  // --full the read-back of every synced user from the same pages.
+  const seen = options.full ? new Set<string>() : null;
+  let scanned = 0;
+  let after: string | undefined;
+  do {
+    const cursor = after;
+    const page = await read(() =>
+      workos.userManagement.listUsers({ limit: 100, order: 'asc', ...(cursor ? { after: cursor } : {}) }),
+    );
+    const remote = page.data;
+    scanned += remote.length;
+    if (remote.length > 0) {
+      const ids = remote.map((u) => u.id);
+      const synced = await query<SyncedRow>(
+        db,
+        sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config))} WHERE s.workos_user_id IN ${ids}`,
+      );
+      const byWorkosId = new Map(synced.map((row) => [row.workosUserId, row]));
+      const unlinked = remote.filter((u) => !byWorkosId.has(u.id));
+      const localIds = unlinked
+        .map((u) => (u.externalId?.startsWith(prefix) ? u.externalId.slice(prefix.length) : null))
+        .filter((id): id is string => !!id);
+      const existing = new Set(
+        localIds.length === 0
+          ? []
+          : (
+              await query<{ id: string }>(
+                db,
+                sql`SELECT ${sql.raw(quoteIdent(mapping.columns.id))}::text AS id FROM ${sql.raw(mapping.users.qualified)}
+                    WHERE ${sql.raw(quoteIdent(mapping.columns.id))}::text IN ${localIds}`,
+              )
+            ).map((r) => r.id),
+      );
+      for (const user of remote) {
+        const row = byWorkosId.get(user.id);
+        if (!row) {
+          const localId = user.externalId?.startsWith(prefix) ? user.externalId.slice(prefix.length) : null;
+          // Our external_id on an existing local user not linked yet: the import has not reached it.
+          if (localId && existing.has(localId)) continue;
+          orphans.push({
+            workosUserId: user.id,
+            email: user.email,
+            externalId: user.externalId ?? null,
+            formerLocalUserId: null,
+          });
+          continue;
+        }
+        if (row.id === null) {
+          // sync_state still points here but the local user is gone: fine while the delete is pending.
+          if (!row.pending) {
+            orphans.push({
+              workosUserId: user.id,
+              email: user.email,
+              externalId: user.externalId ?? null,
+              formerLocalUserId: row.userId,
+            });
+          }
+          continue;
+        }
+        if (!seen) continue;
+        seen.add(user.id);
+        if (row.pending) {
+          skippedPending++;
+          continue;
+        }
+        compared++;
+        drift.push(...diffUser(row, user, prefix));
+      }
+    }
+    after = page.listMetadata.after ?? undefined;
+  } while (after);
+
+  if (seen) {
+    // Synced users the scan did not meet: missing in WorkOS, unless they appeared meanwhile.
+    let cursor = '';
+    for (;;) {
+      const rows = await query<SyncedRow>(
+        db,
+        sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config))}
+            WHERE s.user_id > ${cursor} AND u.${sql.raw(quoteIdent(mapping.columns.id))} IS NOT NULL
+            ORDER BY s.user_id LIMIT 5000`,
+      );
+      if (rows.length === 0) break;
+      cursor = rows.at(-1)?.userId ?? cursor;
+      const unseen = rows.filter((row) => !seen.has(row.workosUserId) && !row.pending);
+      await pool(unseen, 8, async (row) => {
+        const remote = await getUser(workos, row.workosUserId);
+        compared++;
+        if (!remote) {
+          drift.push({
+            userId: row.userId,
+            workosUserId: row.workosUserId,
+            problem: 'missing_in_workos',
+            fields: [],
+          });
+        } else {
+          drift.push(...diffUser(row, remote, prefix));
+        }
+      });
+      if (rows.length < 5000) break;
+    }
+  }
+
+  const users_ = new Set(drift.map((d) => d.userId));
+  checks.push({
+    name: 'readback',
+    ok: drift.length === 0,
+    detail:
+      (drift.length === 0
+        ? `${count(compared)} ${options.full ? '' : 'sampled '}synced users match WorkOS`
+        : `${count(users_.size)} of ${count(compared)} ${options.full ? '' : 'sampled '}synced users differ from WorkOS: ${byReason(
+            drift.reduce<Record<string, number>>((acc, d) => {
+              acc[d.problem] = (acc[d.problem] ?? 0) + 1;
+              return acc;
+            }, {}),
+          )}`) + (skippedPending ? ` (${count(skippedPending)} with changes in flight skipped)` : ''),
+  });
+  checks.push({
+    name: 'orphans',
+    ok: orphans.length === 0,
+    detail:
+      orphans.length === 0
+        ? `every one of ${count(scanned)} WorkOS users has a local user`
+        : `${count(orphans.length)} of ${count(scanned)} WorkOS users have no local user: ${listSome(
+            orphans.map((o) => `${o.workosUserId} ${o.email}`),
+            3,
+          )}`,
+  });
+  if (options.loginTest) checks.push(await options.loginTest(workos));
+  return report();
+}
+
+function show(value: string | boolean | null): string {
+  return value === null ? 'null' : JSON.stringify(value);
+}
+
+export function formatVerify(report: VerifyReport): string {
+  const labels: Record<VerifyCheck['name'], string> = {
+    api: 'WorkOS API',
+    column: 'users column',
+    trigger: 'capture trigger',
+    synced: 'synced',
+    readback: 'read-back',
+    orphans: 'WorkOS-only',
+    login: 'login test',
+  };
+  const width = Math.max(...Object.values(labels).map((l) => l.length));
+  const lines = report.checks.map(
+    (c) => `${c.ok ? 'ok  ' : 'FAIL'}  ${labels[c.name].padEnd(width)}  ${c.detail}`,
+  );
+  const shown = report.drift.slice(0, 50);
+  for (const entry of shown) {
+    const what =
+      entry.problem === 'missing_in_workos'
+        ? 'missing in WorkOS'
+        : entry.fields
+            .map((f) => `${f.field} ${show(f.local)} locally, ${show(f.workos)} in WorkOS`)
+            .join('; ');
+    lines.push(`      user ${entry.userId} (${entry.workosUserId}): ${entry.problem}: ${what}`);
+  }
+  if (report.drift.length > shown.length)
+    lines.push(`      ... and ${count(report.drift.length - shown.length)} more (--json lists all)`);
+  for (const orphan of report.orphans.slice(0, 20)) {
+    lines.push(
+      `      ${orphan.workosUserId} ${orphan.email}${orphan.externalId ? ` external_id ${orphan.externalId}` : ''}${
+        orphan.formerLocalUserId ? ` (local user ${orphan.formerLocalUserId} was deleted)` : ''
+      }`,
+    );
+  }
+  if (report.orphans.length > 20)
+    lines.push(`      ... and ${count(report.orphans.length - 20)} more (--json lists all)`);
+  for (const step of report.manual) lines.push(`manual  ${step}`);
+  lines.push(
+    report.ok
+      ? 'Verified.'
+      : `Verification failed: ${report.checks
+          .filter((c) => !c.ok)
+          .map((c) => labels[c.name])
+          .join(', ')}.`,
+  );
+  return `${lines.join('\n')}\n`;
+}
