@@ -1,6 +1,7 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type DrizzleDatabase, query } from '../core/db.js';
 import { quoteIdent, type UsersMapping } from '../core/mapping.js';
+import { idColumnType } from './local-user.js';
 
 /**
  * Enqueues every user without a sync_state row at backfill priority, in keyset-paginated batches
@@ -17,12 +18,7 @@ export async function enqueueBackfill(
   const { users, columns } = mapping;
   const id = quoteIdent(columns.id);
   // The cursor is compared in the id column's own type, so the primary key index is used.
-  const typeRows = await query<{ type: string }>(
-    db,
-    sql`SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
-        WHERE a.attrelid = ${users.qualified}::regclass AND a.attname = ${columns.id}`,
-  );
-  const idType = typeRows[0]?.type ?? 'text';
+  const idType = await idColumnType(db, mapping);
   let cursor: string | null = null;
   let total = 0;
   while (total < limit) {

@@ -6,6 +6,7 @@ import { query } from '../core/db.js';
 import { quoteIdent } from '../core/mapping.js';
 import { createWorkosClient } from '../workos/client.js';
 import { enqueueBackfill } from './backfill.js';
+import { idEquals } from './local-user.js';
 import { type MigrationStatus, readStatus } from './status.js';
 import { Worker, type WorkerCounters } from './worker.js';
 
@@ -77,7 +78,8 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       const id = String(userId);
       const exists = await query<{ n: number }>(
         db,
-        sql`SELECT count(*)::int AS n FROM ${sql.raw(users.users.qualified)} WHERE ${sql.raw(quoteIdent(users.columns.id))}::text = ${id}`,
+        sql`SELECT count(*)::int AS n FROM ${sql.raw(users.users.qualified)}
+            WHERE ${await idEquals(db, users, sql.raw(quoteIdent(users.columns.id)), id)}`,
       );
       await db.execute(sql`SELECT workos_migrate.enqueue(${id}, false, ${(exists[0]?.n ?? 0) === 0}, NULL)`);
       const deadline = Date.now() + (options.timeoutMs ?? 30_000);

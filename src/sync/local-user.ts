@@ -1,4 +1,4 @@
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { type DrizzleTransaction, query } from '../core/db.js';
 import { quoteIdent, type UsersMapping } from '../core/mapping.js';
 
@@ -44,6 +44,36 @@ export function localUserSelect(mapping: UsersMapping): string {
   ].join(', ');
 }
 
+const idTypes = new WeakMap<UsersMapping, Promise<string>>();
+
+/**
+ * The SQL type of the users table's id column (e.g. `integer`, `uuid`), so lookups compare in that
+ * type and use the primary key: `id::text = $1` would scan the whole table for every user.
+ */
+export function idColumnType(db: DrizzleTransaction, mapping: UsersMapping): Promise<string> {
+  let known = idTypes.get(mapping);
+  if (!known) {
+    known = query<{ type: string }>(
+      db,
+      sql`SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
+          WHERE a.attrelid = ${mapping.users.qualified}::regclass AND a.attname = ${mapping.columns.id}`,
+    ).then((rows) => rows[0]?.type ?? 'text');
+    known.catch(() => idTypes.delete(mapping));
+    idTypes.set(mapping, known);
+  }
+  return known;
+}
+
+/** `<column> = $id` compared in the id column's own type. */
+export async function idEquals(
+  db: DrizzleTransaction,
+  mapping: UsersMapping,
+  column: SQL,
+  userId: string,
+): Promise<SQL> {
+  return sql`${column} = ${userId}::${sql.raw(await idColumnType(db, mapping))}`;
+}
+
 export async function loadLocalUser(
   db: DrizzleTransaction,
   mapping: UsersMapping,
@@ -52,7 +82,8 @@ export async function loadLocalUser(
 ): Promise<LocalUser | null> {
   const rows = await query<Record<string, unknown>>(
     db,
-    sql`SELECT ${sql.raw(select)} FROM ${sql.raw(mapping.users.qualified)} u WHERE u.${sql.raw(quoteIdent(mapping.columns.id))}::text = ${userId}`,
+    sql`SELECT ${sql.raw(select)} FROM ${sql.raw(mapping.users.qualified)} u
+        WHERE ${await idEquals(db, mapping, sql.raw(`u.${quoteIdent(mapping.columns.id)}`), userId)}`,
   );
   const row = rows[0];
   if (!row) return null;

@@ -6,7 +6,7 @@ import type { ReasonCode } from '../core/errors.js';
 import { quoteIdent } from '../core/mapping.js';
 import { toWorkOS } from '../hashes/index.js';
 import { classifyWorkosError, WorkosCallError } from '../workos/client.js';
-import { type LocalUser, loadLocalUser, localUserSelect } from './local-user.js';
+import { idEquals, type LocalUser, loadLocalUser, localUserSelect } from './local-user.js';
 import { type ClaimedRow, pendingDeletes } from './outbox.js';
 
 const EXTERNAL_ID_MAX = 64;
@@ -583,7 +583,7 @@ export async function saveSyncState(
   const workosColumn = quoteIdent(columns.workosUserId);
   await tx.execute(
     sql`UPDATE ${sql.raw(users.qualified)} SET ${sql.raw(workosColumn)} = ${next.workosUserId}
-        WHERE ${sql.raw(quoteIdent(columns.id))}::text = ${next.userId}
+        WHERE ${await idEquals(tx, config.users, sql.raw(quoteIdent(columns.id)), next.userId)}
           AND ${sql.raw(workosColumn)} IS DISTINCT FROM ${next.workosUserId}`,
   );
 }

@@ -49,6 +49,7 @@ export class Worker {
   private running = false;
   private leaderUntil = 0;
   private abort = new AbortController();
+  private stopped: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<Promise<void>>();
   /** Failures of writes that had no answer: only those may still land in WorkOS later. */
   private readonly unansweredWrites = new WeakSet<WorkosCallError>();
@@ -94,6 +95,11 @@ export class Worker {
     this.running = true;
     this.fatal = null;
     this.abort = new AbortController();
+    // One listener per start: a listener per idle pass would pile up for the life of the worker.
+    const signal = this.abort.signal;
+    this.stopped = new Promise((resolve) =>
+      signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     this.loops = [this.leadershipLoop(), this.claimLoop()];
     this.config.logger.info(
       { worker: this.id, environment: this.environment },
@@ -171,10 +177,7 @@ export class Worker {
       }
       if (claimed === 0 || this.inFlight.size >= concurrency) {
         const wait = this.inFlight.size >= concurrency ? Promise.race([...this.inFlight]) : sleep(pollMs);
-        await Promise.race([
-          wait,
-          new Promise((resolve) => this.abort.signal.addEventListener('abort', resolve)),
-        ]);
+        await Promise.race([wait, this.stopped]);
       }
     }
   }
