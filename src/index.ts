@@ -1,6 +1,8 @@
 export {
   defineConfig,
+  type FlagsOptions,
   type PasswordResetRequest,
+  type UnleashOptions,
   type WorkerOptions,
   type WorkosMigrateConfig,
 } from './core/config.js';
@@ -14,8 +16,15 @@ export {
   type UsersMappingInput,
 } from './core/mapping.js';
 export {
+  type CutoverDecision,
   createWorkosMigrate,
+  type LegacyCredentials,
+  type LegacyReason,
+  type LoginInput,
+  type LoginReason,
+  type LoginResult,
   type MigrationStatus,
+  type MigrationStatusWithFlags,
   type SyncResult,
   type WorkosMigrate,
 } from './sync/index.js';

@@ -118,7 +118,19 @@ it('ends with every local user exactly once in WorkOS, equal fields and working 
   for (;;) {
     const status = await migrate.status();
     if (status.pending.live + status.pending.backfill === 0) break;
-    if (Date.now() > deadline) throw new Error(`not drained: ${JSON.stringify(status)}`);
+    if (Date.now() > deadline) {
+      // Say which rows are stuck and what the worker logged about them, so a failure can be read.
+      const stuck = await app.exec(
+        `SELECT user_id, version, attempts, uncertain, verifying, held, last_error,
+                next_attempt_at::text, lease_expires_at::text, now()::text AS now
+         FROM workos_migrate.outbox WHERE NOT dead`,
+      );
+      const ids = new Set(stuck.map((row) => String(row.user_id)));
+      const related = logLines.filter((line) => [...ids].some((id) => line.includes(`"userId":"${id}"`)));
+      throw new Error(
+        `not drained: ${JSON.stringify(status)}\nstuck: ${JSON.stringify(stuck)}\nlogs: ${related.slice(-40).join('\n')}`,
+      );
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   // Let any verification pass scheduled after an unanswered attempt run too.

@@ -33,6 +33,41 @@ export interface WorkerOptions {
   retryMaxMs?: number;
 }
 
+export interface UnleashOptions {
+  /** Unleash's client API URL, ending in `/api`. Default: env `UNLEASH_URL`. */
+  url?: string;
+  /** A client (backend) token, `<project>:<environment>.<secret>`. Default: env `UNLEASH_API_TOKEN`. */
+  apiToken?: string;
+  /** An admin token, needed only by the setters. Default: env `UNLEASH_ADMIN_TOKEN`. */
+  adminToken?: string;
+  /** Default `workos-migrate`. */
+  appName?: string;
+  /** The Unleash project and environment the setters change. Defaults `default` and `development`. */
+  project?: string;
+  environment?: string;
+  /** How often the client polls Unleash. Default 1,000 ms. */
+  refreshIntervalMs?: number;
+  /** How long startup waits for the first synchronisation before it goes on without. Default 5,000 ms. */
+  readyTimeoutMs?: number;
+}
+
+export interface FlagsOptions {
+  /** Configure to make Unleash a flag source; without url and token the stored settings are used. */
+  unleash?: UnleashOptions;
+  /** Default `workos-migrate-freeze`. */
+  freezeFlag?: string;
+  /** Default `workos-migrate-cutover`; also the bucketing `groupId`, as in Unleash. */
+  cutoverFlag?: string;
+  /** What keeps a user in one bucket: the local user id (default; it never changes) or the normalised email. */
+  stickiness?: 'userId' | 'email';
+  /** Treat signups as frozen while the flags are not ready (Unleash not synchronised yet). Default false. */
+  freezeFailClosed?: boolean;
+  /** How often stored settings are re-read; every instance sees a change within this. Default 1,000 ms. */
+  refreshMs?: number;
+  /** The `Retry-After` a frozen route answers with, in seconds. Default 60. */
+  retryAfterSeconds?: number;
+}
+
 export interface WorkosMigrateConfig {
   /** The app's Drizzle database (postgres.js or PGlite driver). */
   db: DrizzleDatabase;
@@ -59,14 +94,39 @@ export interface WorkosMigrateConfig {
   /** Called once per user when `passwordFallback` is `reset`. Never log or store the token. */
   onPasswordReset?: (request: PasswordResetRequest) => Promise<void> | void;
   worker?: WorkerOptions;
+  flags?: FlagsOptions;
   /** Pending deletes beyond this many wait for `confirmDeletes()`. Default 100. */
   deleteThreshold?: number;
   logger?: Logger;
 }
 
+export interface ResolvedFlags {
+  unleash: {
+    url: string;
+    apiToken: string;
+    adminToken: string | undefined;
+    appName: string;
+    project: string;
+    environment: string;
+    refreshIntervalMs: number;
+    readyTimeoutMs: number;
+  } | null;
+  freezeFlag: string;
+  cutoverFlag: string;
+  stickiness: 'userId' | 'email';
+  freezeFailClosed: boolean;
+  refreshMs: number;
+  retryAfterSeconds: number;
+  /** `MIGRATION_IN_PROGRESS`: null when unset. */
+  envFreeze: boolean | null;
+  /** `WORKOS_ROLLOUT_PERCENT`: null when unset. */
+  envRollout: number | null;
+}
+
 export interface ResolvedConfig
-  extends Required<Omit<WorkosMigrateConfig, 'workos' | 'worker' | 'onPasswordReset'>> {
+  extends Required<Omit<WorkosMigrateConfig, 'workos' | 'worker' | 'onPasswordReset' | 'flags'>> {
   workos: { apiKey: string; clientId: string; apiUrl: string | undefined };
+  flags: ResolvedFlags;
   worker: Required<WorkerOptions>;
   onPasswordReset: WorkosMigrateConfig['onPasswordReset'];
 }
@@ -143,8 +203,88 @@ export function resolveConfig(
       retryBaseMs: positiveInteger(worker.retryBaseMs, 1_000, 'worker.retryBaseMs'),
       retryMaxMs: positiveInteger(worker.retryMaxMs, 60_000, 'worker.retryMaxMs'),
     },
+    flags: resolveFlags(config.flags ?? {}, env),
     deleteThreshold: positiveInteger(config.deleteThreshold, 100, 'deleteThreshold'),
     logger: config.logger ?? silentLogger,
   };
   return resolved;
+}
+
+function flagName(value: string | undefined, fallback: string, option: string): string {
+  const name = value ?? fallback;
+  // Unleash's own rule for flag names: URL-friendly, at most 100 characters.
+  if (typeof name !== 'string' || !/^[A-Za-z0-9._~-]{1,100}$/.test(name)) {
+    throw new ConfigError(
+      option,
+      `must be a URL-friendly flag name (letters, digits, . _ ~ -), got ${String(value)}`,
+    );
+  }
+  return name;
+}
+
+function resolveFlags(flags: FlagsOptions, env: NodeJS.ProcessEnv): ResolvedFlags {
+  const unleash = flags.unleash ?? {};
+  const url = unleash.url ?? env.UNLEASH_URL;
+  const apiToken = unleash.apiToken ?? env.UNLEASH_API_TOKEN;
+  if (url !== undefined && url !== '') {
+    try {
+      new URL(url);
+    } catch {
+      throw new ConfigError(
+        'flags.unleash.url',
+        `must be Unleash's API URL such as http://127.0.0.1:4242/api (got ${url})`,
+      );
+    }
+    if (!apiToken)
+      throw new ConfigError(
+        'flags.unleash.apiToken',
+        'is missing: set it or UNLEASH_API_TOKEN (a client token)',
+      );
+  }
+  const stickiness = flags.stickiness ?? 'userId';
+  if (stickiness !== 'userId' && stickiness !== 'email') {
+    throw new ConfigError('flags.stickiness', `must be 'userId' or 'email' (got ${String(stickiness)})`);
+  }
+  const envFreeze = env.MIGRATION_IN_PROGRESS;
+  if (envFreeze !== undefined && envFreeze !== '' && !['true', 'false', '1', '0'].includes(envFreeze)) {
+    throw new ConfigError('MIGRATION_IN_PROGRESS', `must be true or false (got ${envFreeze})`);
+  }
+  const envRollout = env.WORKOS_ROLLOUT_PERCENT;
+  let rollout: number | null = null;
+  if (envRollout !== undefined && envRollout !== '') {
+    rollout = Number(envRollout);
+    if (!Number.isInteger(rollout) || rollout < 0 || rollout > 100) {
+      throw new ConfigError(
+        'WORKOS_ROLLOUT_PERCENT',
+        `must be a whole percent from 0 to 100 (got ${envRollout})`,
+      );
+    }
+  }
+  return {
+    unleash:
+      url && apiToken
+        ? {
+            url: url.replace(/\/+$/, ''),
+            apiToken,
+            adminToken: unleash.adminToken ?? env.UNLEASH_ADMIN_TOKEN,
+            appName: unleash.appName ?? 'workos-migrate',
+            project: unleash.project ?? 'default',
+            environment: unleash.environment ?? 'development',
+            refreshIntervalMs: positiveInteger(
+              unleash.refreshIntervalMs,
+              1_000,
+              'flags.unleash.refreshIntervalMs',
+            ),
+            readyTimeoutMs: positiveInteger(unleash.readyTimeoutMs, 5_000, 'flags.unleash.readyTimeoutMs'),
+          }
+        : null,
+    freezeFlag: flagName(flags.freezeFlag, 'workos-migrate-freeze', 'flags.freezeFlag'),
+    cutoverFlag: flagName(flags.cutoverFlag, 'workos-migrate-cutover', 'flags.cutoverFlag'),
+    stickiness,
+    freezeFailClosed: flags.freezeFailClosed ?? false,
+    refreshMs: positiveInteger(flags.refreshMs, 1_000, 'flags.refreshMs'),
+    retryAfterSeconds: positiveInteger(flags.retryAfterSeconds, 60, 'flags.retryAfterSeconds'),
+    envFreeze: envFreeze === undefined || envFreeze === '' ? null : envFreeze === 'true' || envFreeze === '1',
+    envRollout: rollout,
+  };
 }

@@ -51,6 +51,8 @@ export const syncState = workosMigrateSchema.table('sync_state', {
   resetSentAt: timestamp('reset_sent_at', { withTimezone: true }),
   environment: text('environment').notNull(),
   syncedAt: timestamp('synced_at', { withTimezone: true }).notNull().defaultNow(),
+  /** First sign-in through WorkOS via `login()`: from then on a WorkOS outage never falls back to legacy. */
+  workosSignedInAt: timestamp('workos_signed_in_at', { withTimezone: true }),
 });
 
 /** The leader lease: one row, renewed by the worker that spends the rate budget. */

@@ -75,6 +75,8 @@ CREATE TABLE IF NOT EXISTS workos_migrate.sync_state (
   environment text NOT NULL,
   synced_at timestamptz NOT NULL DEFAULT now()
 );
+-- Set by login(): a user who signed in through WorkOS never falls back to the legacy password.
+ALTER TABLE workos_migrate.sync_state ADD COLUMN IF NOT EXISTS workos_signed_in_at timestamptz;
 
 CREATE TABLE IF NOT EXISTS workos_migrate.leader (
   name text PRIMARY KEY,

@@ -1,2 +1,8 @@
-// Lands with its issue; nothing is exported yet.
-export {};
+export { bucketOf, inRollout } from './bucketing.js';
+export type {
+  FlagSource,
+  Flags,
+  FreezeState,
+  RolloutReason,
+  RolloutState,
+} from './flags.js';

@@ -1,2 +1,46 @@
-// Lands with its issue; nothing is exported yet.
-export {};
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { resolveConfig, type WorkosMigrateConfig } from '../core/config.js';
+import { createWorkosMigrate, type WorkosMigrate } from '../sync/index.js';
+import { frozenAnswer, requestHelpers, type WorkosMigrateRequest } from './shared.js';
+
+export type { WorkosMigrateRequest } from './shared.js';
+
+declare global {
+  namespace Express {
+    interface Request {
+      workosMigrate: WorkosMigrateRequest;
+    }
+  }
+}
+
+/** The middleware plus what Express has no hooks for: explicit start and stop. */
+export interface WorkosMigrateMiddleware extends RequestHandler {
+  /** The engine object (`createWorkosMigrate`). */
+  migrate: WorkosMigrate;
+  /** Answers 503 `signups_frozen` with `Retry-After` while signups are frozen. */
+  freezeGuard(): RequestHandler;
+  /** Starts the flags and (unless `worker: false`) the worker: await it before `listen`. */
+  start(options?: { worker?: boolean }): Promise<void>;
+  /** Stops the worker and the flags: call it when the server closes. */
+  stop(): Promise<void>;
+}
+
+/** `app.use(createWorkosMigrateMiddleware(config))`: the same engine and decisions as the Fastify plugin. */
+export function createWorkosMigrateMiddleware(config: WorkosMigrateConfig): WorkosMigrateMiddleware {
+  const resolved = resolveConfig(config);
+  const migrate = createWorkosMigrate(config);
+  const perRequest = requestHelpers(migrate);
+  const middleware = ((req: Request, _res: Response, next: NextFunction) => {
+    req.workosMigrate = perRequest;
+    next();
+  }) as WorkosMigrateMiddleware;
+  middleware.migrate = migrate;
+  middleware.freezeGuard = () => (_req, res, next) => {
+    const frozen = frozenAnswer(migrate, resolved.flags.retryAfterSeconds);
+    if (!frozen) return next();
+    res.status(503).set('Retry-After', String(resolved.flags.retryAfterSeconds)).json(frozen);
+  };
+  middleware.start = (options) => migrate.start(options);
+  middleware.stop = () => migrate.close();
+  return middleware;
+}

@@ -1,2 +1,172 @@
-// Lands with its issue; nothing is exported yet.
-export {};
+import { timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { resolveConfig, type WorkerOptions, type WorkosMigrateConfig } from '../core/config.js';
+import { ConfigError, WorkosMigrateError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { createWorkosMigrate, type WorkosMigrate } from '../sync/index.js';
+import { frozenAnswer, requestHelpers, type WorkosMigrateRequest } from './shared.js';
+
+export type { WorkosMigrateRequest } from './shared.js';
+
+export interface WorkosMigrateFastifyOptions extends Omit<WorkosMigrateConfig, 'worker'> {
+  /** Worker options; `false` runs no worker in this app (e.g. `workos-migrate worker` runs it apart). */
+  worker?: WorkerOptions | false;
+  /** Admin routes (status, freeze, rollout); registered only with a token. */
+  admin?: { prefix?: string; token?: string };
+}
+
+/** Opt a route into the freeze guard with `config: { workosMigrate: { freeze: true } }`. */
+export interface WorkosMigrateRouteConfig {
+  workosMigrate?: { freeze?: boolean };
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    workosMigrate: WorkosMigrate;
+  }
+  interface FastifyRequest {
+    workosMigrate: WorkosMigrateRequest;
+  }
+  interface FastifyContextConfig {
+    workosMigrate?: { freeze?: boolean };
+  }
+}
+
+/** Constant-time bearer check: the comparison takes as long whatever the first wrong byte is. */
+export function bearerTokenMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer (.+)$/.exec(header ?? '');
+  const given = Buffer.from(match?.[1] ?? '');
+  const expected = Buffer.from(token);
+  // Compare equal lengths always, so a wrong length answers in the same time as a wrong byte.
+  const padded = Buffer.alloc(expected.length);
+  given.copy(padded, 0, 0, expected.length);
+  return timingSafeEqual(padded, expected) && given.length === expected.length;
+}
+
+function validateOptions(options: WorkosMigrateFastifyOptions): void {
+  const admin = options.admin;
+  if (admin !== undefined) {
+    if (typeof admin !== 'object' || admin === null) throw new ConfigError('admin', 'must be an object');
+    if (admin.token !== undefined && (typeof admin.token !== 'string' || admin.token.length < 16)) {
+      throw new ConfigError('admin.token', 'must be a string of at least 16 characters (a random secret)');
+    }
+    if (admin.prefix !== undefined && !/^\/[A-Za-z0-9/_-]*$/.test(admin.prefix)) {
+      throw new ConfigError(
+        'admin.prefix',
+        `must be a path such as /workos-migrate (got ${String(admin.prefix)})`,
+      );
+    }
+  }
+  if (
+    options.worker !== undefined &&
+    options.worker !== false &&
+    (typeof options.worker !== 'object' || options.worker === null)
+  ) {
+    throw new ConfigError('worker', 'must be worker options or false');
+  }
+}
+
+/** Fastify's logger fits the Logger interface; bind it so the library logs through the app's pino. */
+function fastifyLogger(fastify: FastifyInstance): Logger {
+  const log = fastify.log;
+  return {
+    debug: (obj, msg) => log.debug(obj, msg),
+    info: (obj, msg) => log.info(obj, msg),
+    warn: (obj, msg) => log.warn(obj, msg),
+    error: (obj, msg) => log.error(obj, msg),
+  };
+}
+
+const plugin: FastifyPluginAsync<WorkosMigrateFastifyOptions> = async (fastify, options) => {
+  validateOptions(options);
+  const { admin, worker, ...config } = options;
+  const engineConfig: WorkosMigrateConfig = {
+    ...config,
+    worker: worker === false ? {} : worker,
+    logger: config.logger ?? fastifyLogger(fastify),
+  };
+  // Validate everything at registration: a bad option fails `register`, naming the option.
+  const resolved = resolveConfig(engineConfig);
+  const migrate = createWorkosMigrate(engineConfig);
+  await migrate.flags.start();
+
+  fastify.decorate('workosMigrate', migrate);
+  // Fastify 5 refuses object values for request decorators: null, then one object per request.
+  fastify.decorateRequest('workosMigrate', null as unknown as WorkosMigrateRequest);
+  const perRequest = requestHelpers(migrate);
+  fastify.addHook('onRequest', async (request) => {
+    request.workosMigrate = perRequest;
+  });
+
+  fastify.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.routeOptions.config?.workosMigrate?.freeze !== true) return;
+    const frozen = frozenAnswer(migrate, resolved.flags.retryAfterSeconds);
+    if (!frozen) return;
+    return reply.code(503).header('Retry-After', String(resolved.flags.retryAfterSeconds)).send(frozen);
+  });
+
+  if (worker !== false) fastify.addHook('onReady', async () => migrate.worker.start());
+  fastify.addHook('onClose', async () => migrate.close());
+
+  if (admin?.token) {
+    const token = admin.token;
+    await fastify.register(
+      async (routes) => {
+        routes.addHook('onRequest', async (request, reply) => {
+          if (!bearerTokenMatches(request.headers.authorization, token)) {
+            return reply
+              .code(401)
+              .header('WWW-Authenticate', 'Bearer')
+              .send({ error: 'unauthorized', message: 'A valid admin bearer token is required.' });
+          }
+        });
+        routes.get('/status', async () => migrate.status());
+        routes.post<{ Body: { on?: unknown; source?: unknown } }>('/freeze', async (request, reply) => {
+          const on = request.body?.on;
+          if (typeof on !== 'boolean')
+            return reply
+              .code(400)
+              .send({ error: 'invalid_request', message: 'Send {"on": true} or {"on": false}.' });
+          return answerSetter(reply, () => migrate.flags.setFreeze(on, sourceOf(request.body?.source)));
+        });
+        routes.post<{ Body: { percent?: unknown; source?: unknown } }>('/rollout', async (request, reply) => {
+          const percent = request.body?.percent;
+          if (typeof percent !== 'number' || !Number.isInteger(percent) || percent < 0 || percent > 100) {
+            return reply
+              .code(400)
+              .send({
+                error: 'invalid_request',
+                message: 'Send {"percent": N} with N a whole number from 0 to 100.',
+              });
+          }
+          return answerSetter(reply, () => migrate.flags.setRollout(percent, sourceOf(request.body?.source)));
+        });
+      },
+      { prefix: admin.prefix ?? '/workos-migrate' },
+    );
+  }
+};
+
+function sourceOf(value: unknown): { source?: 'env' | 'unleash' | 'stored' } {
+  if (value === undefined) return {};
+  if (value === 'env' || value === 'unleash' || value === 'stored') return { source: value };
+  throw new WorkosMigrateError('invalid_source', 'source must be "env", "unleash" or "stored" (or left out)');
+}
+
+async function answerSetter(reply: FastifyReply, set: () => Promise<unknown>): Promise<unknown> {
+  try {
+    return await set();
+  } catch (error) {
+    if (error instanceof WorkosMigrateError) {
+      const status =
+        error.code === 'flag_source_mismatch' ? 409 : error.code === 'invalid_source' ? 400 : 502;
+      return reply.code(status).send({ error: error.code, message: error.message });
+    }
+    throw error;
+  }
+}
+
+/** `app.register(workosMigrate, config)`: mirrors users into WorkOS, guards signups, moves logins. */
+export const workosMigrate = fp(plugin, { name: 'workos-migrate', fastify: '5.x' });
+export default workosMigrate;

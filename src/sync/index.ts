@@ -4,13 +4,24 @@ import { resolveConfig, type WorkosMigrateConfig } from '../core/config.js';
 import { query } from '../core/db.js';
 
 import { quoteIdent } from '../core/mapping.js';
+import { createFlags, type Flags, type FreezeState, type RolloutState } from '../flags/flags.js';
 import { createWorkosClient } from '../workos/client.js';
 import { enqueueBackfill } from './backfill.js';
+import { type CutoverDecision, decideCutover } from './cutover.js';
 import { idEquals } from './local-user.js';
+import { type LoginInput, type LoginResult, login } from './login.js';
 import { type MigrationStatus, readStatus } from './status.js';
 import { Worker, type WorkerCounters } from './worker.js';
 
+export type { CutoverDecision, LegacyReason } from './cutover.js';
+export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from './login.js';
 export type { MigrationStatus } from './status.js';
+
+/** `status()` plus the flags as this process sees them. */
+export interface MigrationStatusWithFlags extends MigrationStatus {
+  freeze: FreezeState;
+  rollout: RolloutState;
+}
 
 export interface SyncResult {
   userId: string;
@@ -37,7 +48,17 @@ export interface WorkosMigrate {
     /** Enqueue at most this many users. */
     limit?: number;
   }): Promise<number>;
-  status(): Promise<MigrationStatus>;
+  status(): Promise<MigrationStatusWithFlags>;
+  /** Freeze and rollout: live values, setters, readiness. Started by `start()` (or on first use). */
+  flags: Flags;
+  /** Which side a sign-in for this user goes to now, and why. */
+  cutover(user: { userId: string | number; email: string }): Promise<CutoverDecision>;
+  /** Signs a user in on the side the cutover rule picks; see LoginResult. */
+  login(input: LoginInput): Promise<LoginResult>;
+  /** Starts the flags and, unless `worker: false`, the worker. */
+  start(options?: { worker?: boolean }): Promise<void>;
+  /** Stops the worker and the flags (Unleash client, refresh timer). */
+  close(): Promise<void>;
   /** Requeues dead letters (optionally of one reason) after their cause is fixed. */
   retryDead(reason?: string): Promise<number>;
   /** Releases deletes held by the mass-delete threshold. */
@@ -58,6 +79,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     timeoutMs,
   });
   const worker = new Worker(config, workos);
+  const flags = createFlags(config);
   const { db, users } = config;
 
   return {
@@ -97,7 +119,31 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       return { userId: id, status: 'timeout', reason: null };
     },
     enqueueBackfill: (options) => enqueueBackfill(db, users, options),
-    status: () => readStatus(db, users),
+    async status() {
+      await flags.start();
+      return { ...(await readStatus(db, users)), freeze: flags.freeze(), rollout: flags.rollout() };
+    },
+    flags,
+    async cutover(user) {
+      await flags.start();
+      const { target, reason } = await decideCutover(config, flags, {
+        userId: String(user.userId),
+        email: user.email,
+      });
+      return { target, reason };
+    },
+    async login(input) {
+      await flags.start();
+      return login(config, flags, workos, input);
+    },
+    async start(options = {}) {
+      await flags.start();
+      if (options.worker !== false) await worker.start();
+    },
+    async close() {
+      await worker.stop();
+      await flags.close();
+    },
     async retryDead(reason) {
       const rows = await query<{ user_id: string }>(
         db,

@@ -1,5 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type DrizzleTransaction, query } from '../core/db.js';
+import { normaliseEmail } from '../core/email.js';
 import { quoteIdent, type UsersMapping } from '../core/mapping.js';
 
 /** The app's current row for one user, read through the mapping. */
@@ -85,8 +86,37 @@ export async function loadLocalUser(
     sql`SELECT ${sql.raw(select)} FROM ${sql.raw(mapping.users.qualified)} u
         WHERE ${await idEquals(db, mapping, sql.raw(`u.${quoteIdent(mapping.columns.id)}`), userId)}`,
   );
-  const row = rows[0];
-  if (!row) return null;
+  return rows[0] ? toLocalUser(mapping, rows[0]) : null;
+}
+
+/**
+ * The user a sign-in names: the exact email first (the app's own index serves it), else the one
+ * whose normalised email matches, when exactly one does.
+ */
+export async function findLocalUserByEmail(
+  db: DrizzleTransaction,
+  mapping: UsersMapping,
+  select: string,
+  email: string,
+): Promise<LocalUser | null> {
+  const column = sql.raw(`u.${quoteIdent(mapping.columns.email)}`);
+  const exact = await query<Record<string, unknown>>(
+    db,
+    sql`SELECT ${sql.raw(select)} FROM ${sql.raw(mapping.users.qualified)} u WHERE ${column} = ${email} LIMIT 2`,
+  );
+  const rows =
+    exact.length > 0
+      ? exact
+      : await query<Record<string, unknown>>(
+          db,
+          sql`SELECT ${sql.raw(select)} FROM ${sql.raw(mapping.users.qualified)} u
+              WHERE lower(trim(${column})) = ${normaliseEmail(email)} LIMIT 2`,
+        );
+  // Two local users with one email: which one signs in is not ours to guess.
+  return rows.length === 1 && rows[0] ? toLocalUser(mapping, rows[0]) : null;
+}
+
+function toLocalUser(mapping: UsersMapping, row: Record<string, unknown>): LocalUser {
   const metadata: Record<string, string> = {};
   for (const key of Object.keys(mapping.metadataColumns)) {
     const value = row[`meta:${key}`];

@@ -2,6 +2,7 @@ import type { User, WorkOS } from '@workos-inc/node';
 import { sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
 import { type DrizzleTransaction, query } from '../core/db.js';
+import { normaliseEmail } from '../core/email.js';
 import type { ReasonCode } from '../core/errors.js';
 import { quoteIdent } from '../core/mapping.js';
 import { toWorkOS } from '../hashes/index.js';
@@ -55,10 +56,6 @@ class Wait extends Error {
   ) {
     super(detail);
   }
-}
-
-export function normaliseEmail(email: string): string {
-  return email.trim().toLowerCase();
 }
 
 interface Conversion {

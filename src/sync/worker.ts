@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkOS } from '@workos-inc/node';
@@ -97,6 +98,8 @@ export class Worker {
     this.abort = new AbortController();
     // One listener per start: a listener per idle pass would pile up for the life of the worker.
     const signal = this.abort.signal;
+    // Every in-flight row may wait on the rate limiter with this signal at once: not a leak.
+    setMaxListeners(this.config.worker.concurrency * 2 + 10, signal);
     this.stopped = new Promise((resolve) =>
       signal.addEventListener('abort', () => resolve(), { once: true }),
     );
@@ -308,7 +311,10 @@ export class Worker {
       return;
     }
     this.counters.retried += 1;
-    logger.debug({ userId: row.userId, reason }, 'workos-migrate: sync will be retried');
+    logger.debug(
+      { userId: row.userId, reason, attempts: row.attempts },
+      'workos-migrate: sync will be retried',
+    );
     await retryLater(
       db,
       row,

@@ -1,0 +1,80 @@
+import { sql } from 'drizzle-orm';
+import type { ResolvedConfig } from '../core/config.js';
+import { query } from '../core/db.js';
+import { quoteIdent } from '../core/mapping.js';
+import type { Flags } from '../flags/flags.js';
+import { idEquals } from './local-user.js';
+
+/** Why a login stays on the legacy side (DESIGN.md, "Password states and the cutover rule"). */
+export type LegacyReason =
+  | 'not-in-rollout'
+  | 'kill-switch'
+  | 'not-synced'
+  | 'pending-sync'
+  | 'dead-lettered'
+  | 'password-not-migrated'
+  | 'disabled'
+  | 'flags-not-ready';
+
+export interface CutoverDecision {
+  target: 'workos' | 'legacy';
+  reason: LegacyReason | 'in-rollout';
+}
+
+/** What login() needs beyond the decision: read in the same query. */
+export interface CutoverFacts extends CutoverDecision {
+  workosUserId: string | null;
+  passwordState: string | null;
+  signedInWithWorkos: boolean;
+}
+
+/** Password states whose user can sign in through WorkOS (`login`: migrated at this sign-in). */
+const WORKOS_READY = new Set(['synced', 'no_local_password', 'login']);
+
+/**
+ * The cutover rule: in the rollout, AND mirrored (a sync_state row), AND nothing queued or dead for
+ * the user, AND a password WorkOS can check, AND not disabled, AND flags ready. Anything else stays
+ * on legacy with the first reason that applies.
+ */
+export async function decideCutover(
+  config: ResolvedConfig,
+  flags: Flags,
+  user: { userId: string; email: string },
+): Promise<CutoverFacts> {
+  const rollout = flags.rolloutFor(user);
+  const facts = { workosUserId: null, passwordState: null, signedInWithWorkos: false };
+  if (rollout !== 'in-rollout') return { target: 'legacy', reason: rollout, ...facts };
+  const { db, users } = config;
+  const disabled = users.columns.disabled
+    ? sql`(SELECT COALESCE(${sql.raw(quoteIdent(users.columns.disabled))}::boolean, false)
+           FROM ${sql.raw(users.users.qualified)}
+           WHERE ${await idEquals(db, users, sql.raw(quoteIdent(users.columns.id)), user.userId)})`
+    : sql`false`;
+  const [row] = await query<{
+    disabled: boolean | null;
+    workos_user_id: string | null;
+    password_state: string | null;
+    signed_in: boolean;
+    queued: boolean;
+    dead: boolean | null;
+  }>(
+    db,
+    sql`SELECT ${disabled} AS disabled, s.workos_user_id, s.password_state,
+          s.workos_signed_in_at IS NOT NULL AS signed_in, o.user_id IS NOT NULL AS queued, o.dead
+        FROM (VALUES (1)) AS one (x)
+        LEFT JOIN workos_migrate.sync_state s ON s.user_id = ${user.userId}
+        LEFT JOIN workos_migrate.outbox o ON o.user_id = ${user.userId}`,
+  );
+  const known = {
+    workosUserId: row?.workos_user_id ?? null,
+    passwordState: row?.password_state ?? null,
+    signedInWithWorkos: row?.signed_in === true,
+  };
+  const legacy = (reason: LegacyReason): CutoverFacts => ({ target: 'legacy', reason, ...known });
+  if (row?.disabled === true) return legacy('disabled');
+  if (!known.workosUserId) return legacy('not-synced');
+  if (row?.dead === true) return legacy('dead-lettered');
+  if (row?.queued) return legacy('pending-sync');
+  if (!known.passwordState || !WORKOS_READY.has(known.passwordState)) return legacy('password-not-migrated');
+  return { target: 'workos', reason: 'in-rollout', ...known };
+}
