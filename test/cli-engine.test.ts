@@ -151,6 +151,10 @@ beforeAll(async () => {
     WORKOS_API_KEY: _k,
     WORKOS_CLIENT_ID: _c,
     WORKOS_API_URL: _u,
+    MIGRATION_IN_PROGRESS: _f,
+    WORKOS_ROLLOUT_PERCENT: _r,
+    UNLEASH_URL: _uu,
+    UNLEASH_API_TOKEN: _ut,
     ...rest
   } = process.env;
   env = {
@@ -332,6 +336,34 @@ describe('a migration from install to uninstall', () => {
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/synced\s+50 \(100\.0%\)/);
     expect(human.stdout).toMatch(/password states\s+synced 49, login 1/);
+  });
+
+  it('freeze and rollout set the stored flags, status shows them, a wrong source or value is refused', async () => {
+    const frozen = await run(['freeze', 'on']);
+    expect(frozen.code, frozen.stderr).toBe(0);
+    expect(frozen.stdout).toBe('Signups freeze: on (set by stored setting).\n');
+    const ramped = await run(['rollout', '25', '--json']);
+    expect(ramped.code, ramped.stderr).toBe(0);
+    expect(json(ramped)).toMatchObject({ percent: 25, source: 'stored' });
+    const status = json<{ freeze: { on: boolean; source: string }; rollout: { percent: number } }>(
+      await run(['status', '--json']),
+    );
+    expect(status.freeze).toMatchObject({ on: true, source: 'stored' });
+    expect(status.rollout.percent).toBe(25);
+    expect((await run(['status'])).stdout).toMatch(/rollout\s+25% of logins to WorkOS \(set by stored setting\)/);
+
+    const wrongSource = await run(['rollout', '50', '--source', 'unleash']);
+    expect(wrongSource.code).toBe(2);
+    expect(oneErrorLine(wrongSource.stderr)).toMatch(/comes from the stored setting, not unleash/);
+    const tooMuch = await run(['rollout', '101']);
+    expect(tooMuch.code).toBe(2);
+    expect(oneErrorLine(tooMuch.stderr)).toMatch(/whole percent from 0 to 100 \(got 101\)/);
+    // Pinned by the environment: the setter names the variable instead of writing a value that does nothing.
+    const pinned = await run(['freeze', 'off'], { env: { ...env, MIGRATION_IN_PROGRESS: 'true' } });
+    expect(pinned.code).toBe(2);
+    expect(oneErrorLine(pinned.stderr)).toMatch(/MIGRATION_IN_PROGRESS/);
+    expect((await run(['freeze', 'off'])).code).toBe(0);
+    expect((await run(['rollout', '0'])).code).toBe(0);
   });
 
   it('verify passes, with a login test; then names drift and a WorkOS-only user made behind its back', async () => {

@@ -32,6 +32,9 @@ const SETUP_CODES = new Set([
   'database_locked',
   'workos_auth',
   'column_missing',
+  'flag_source_mismatch',
+  'invalid_rollout',
+  'unleash_admin_token_missing',
 ]);
 
 /** UsageError for setup problems (exit 2), a plain Error otherwise (exit 1); one line either way. */

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { emulatorCommand } from './commands/emulator.js';
+import { freezeCommand, rolloutCommand } from './commands/flags.js';
 import { importCommand } from './commands/import.js';
 import { installCommand, uninstallCommand } from './commands/install.js';
 import { confirmDeletesCommand, retryCommand, statusCommand } from './commands/status.js';
@@ -26,6 +27,8 @@ const COMMANDS: readonly CliCommand[] = [
   workerCommand,
   statusCommand,
   verifyCommand,
+  freezeCommand,
+  rolloutCommand,
   retryCommand,
   confirmDeletesCommand,
   uninstallCommand,

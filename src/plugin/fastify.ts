@@ -133,12 +133,10 @@ const plugin: FastifyPluginAsync<WorkosMigrateFastifyOptions> = async (fastify, 
         routes.post<{ Body: { percent?: unknown; source?: unknown } }>('/rollout', async (request, reply) => {
           const percent = request.body?.percent;
           if (typeof percent !== 'number' || !Number.isInteger(percent) || percent < 0 || percent > 100) {
-            return reply
-              .code(400)
-              .send({
-                error: 'invalid_request',
-                message: 'Send {"percent": N} with N a whole number from 0 to 100.',
-              });
+            return reply.code(400).send({
+              error: 'invalid_request',
+              message: 'Send {"percent": N} with N a whole number from 0 to 100.',
+            });
           }
           return answerSetter(reply, () => migrate.flags.setRollout(percent, sourceOf(request.body?.source)));
         });

@@ -103,6 +103,12 @@ export class Worker {
     this.stopped = new Promise((resolve) =>
       signal.addEventListener('abort', () => resolve(), { once: true }),
     );
+    // Take the lease before the claim loop's first pass: otherwise that pass found no leader and
+    // slept a poll interval, delaying the first write of every start by pollMs or more.
+    this.leaderUntil =
+      (await acquireLeadership(this.config.db, this.id, this.config.worker.leaderLeaseMs).catch(
+        () => null,
+      )) ?? 0;
     this.loops = [this.leadershipLoop(), this.claimLoop()];
     this.config.logger.info(
       { worker: this.id, environment: this.environment },

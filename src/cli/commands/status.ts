@@ -1,9 +1,10 @@
-import { createWorkosMigrate, type MigrationStatus } from '../../sync/index.js';
+import { createWorkosMigrate, type MigrationStatusWithFlags } from '../../sync/index.js';
 import { type CliCommand, EXIT_OK, jsonLine } from '../conventions.js';
 import { addEngineCommand, type EngineFlags, requireSchema, withSetup } from '../engine.js';
 import { byReason, count, duration, percent, sum, table } from '../format.js';
+import { describeFreeze, describeRollout } from './flags.js';
 
-export function formatStatus(status: MigrationStatus): string {
+export function formatStatus(status: MigrationStatusWithFlags): string {
   const dead = sum(status.dead);
   const rows: [string, string][] = [
     ['users', count(status.users)],
@@ -31,6 +32,8 @@ export function formatStatus(status: MigrationStatus): string {
         : `${count(status.deletesAwaitingConfirmation)}: run \`workos-migrate confirm-deletes\` to release them`,
     ],
     ['last TRUNCATE', status.lastTruncateAt ?? 'never'],
+    ['signups freeze', describeFreeze(status.freeze)],
+    ['rollout', describeRollout(status.rollout)],
   ];
   let text = table(rows);
   if (dead > 0) text += 'Fix the causes, then `workos-migrate retry [--reason R]`.\n';
@@ -48,7 +51,8 @@ export const statusCommand: CliCommand = {
         withSetup(flags, async (setup) => {
           const { config } = await setup.engineConfig();
           await requireSchema(config.db);
-          const status = await createWorkosMigrate(config).status();
+          const migrate = createWorkosMigrate(config);
+          const status = await migrate.status().finally(() => migrate.close());
           ctx.io.stdout(flags.json ? jsonLine(status) : formatStatus(status));
           return EXIT_OK;
         }),
@@ -81,7 +85,8 @@ export const retryCommand: CliCommand = {
             if (requeued > 0) {
               text += ' A running worker (the app, `workos-migrate worker` or `import`) picks them up.';
             } else if (reason) {
-              text += ` Dead letters now: ${byReason((await migrate.status()).dead)}.`;
+              const status = await migrate.status().finally(() => migrate.close());
+              text += ` Dead letters now: ${byReason(status.dead)}.`;
             }
             ctx.io.stdout(`${text}\n`);
             return EXIT_OK;

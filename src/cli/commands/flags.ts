@@ -1,0 +1,135 @@
+// `freeze` and `rollout`: the same setters as the admin routes. With --admin-url they go through a
+// running app's admin routes instead (an app on embedded PGlite holds its database alone).
+import type { FlagSource, FreezeState, RolloutState } from '../../flags/flags.js';
+import { createWorkosMigrate } from '../../sync/index.js';
+import { type CliCommand, type CliIo, EXIT_OK, jsonLine, UsageError } from '../conventions.js';
+import { addEngineCommand, type EngineFlags, requireSchema, withSetup } from '../engine.js';
+
+interface FlagFlags extends EngineFlags {
+  source?: string;
+  adminUrl?: string;
+  adminToken?: string;
+}
+
+function parseSource(value: string | undefined): { source?: FlagSource } {
+  if (value === undefined) return {};
+  if (value === 'env' || value === 'unleash' || value === 'stored') return { source: value };
+  throw new UsageError(`--source must be env, unleash or stored (got ${value})`);
+}
+
+/** POSTs to a running app's admin route; its error body becomes a one-line CLI error. */
+async function adminRequest(flags: FlagFlags, path: string, body: unknown): Promise<unknown> {
+  const token = flags.adminToken ?? process.env.WORKOS_MIGRATE_ADMIN_TOKEN;
+  if (!token)
+    throw new UsageError('--admin-token (or WORKOS_MIGRATE_ADMIN_TOKEN) is required with --admin-url');
+  const url = `${String(flags.adminUrl).replace(/\/+$/, '')}${path}`;
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+      signal: AbortSignal.timeout(15_000),
+    });
+  } catch (error) {
+    throw new Error(`could not reach ${url} (${(error as Error).message}); is the app running?`);
+  }
+  const answer = (await response.json().catch(() => ({}))) as { message?: string };
+  if (response.status === 401) throw new UsageError(`${url} refused --admin-token (401)`);
+  if (response.status === 404)
+    throw new UsageError(`${url} is not an admin route: check --admin-url and that the app sets admin.token`);
+  if (response.status === 409 || response.status === 400)
+    throw new UsageError(answer.message ?? `${url} answered ${response.status}`);
+  if (!response.ok) throw new Error(answer.message ?? `${url} answered ${response.status}`);
+  return answer;
+}
+
+function addFlagCommand(program: Parameters<CliCommand['register']>[0], name: string, description: string) {
+  return addEngineCommand(program, name, description)
+    .option('--source <source>', 'refuse unless this is the source in effect (env, unleash, stored)')
+    .option('--admin-url <url>', "a running app's admin routes, e.g. http://127.0.0.1:3000/workos-migrate")
+    .option(
+      '--admin-token <token>',
+      'bearer token of the admin routes (default: WORKOS_MIGRATE_ADMIN_TOKEN)',
+    );
+}
+
+/** Runs a setter locally (opening the database) or through --admin-url. */
+async function runSetter<T>(
+  flags: FlagFlags,
+  path: string,
+  body: unknown,
+  local: (migrate: ReturnType<typeof createWorkosMigrate>) => Promise<T>,
+): Promise<T> {
+  if (flags.adminUrl) return (await adminRequest(flags, path, body)) as T;
+  return withSetup(flags, async (setup) => {
+    const { config } = await setup.engineConfig();
+    await requireSchema(config.db);
+    const migrate = createWorkosMigrate(config);
+    try {
+      return await local(migrate);
+    } finally {
+      await migrate.close();
+    }
+  });
+}
+
+function sourceName(source: FlagSource): string {
+  return source === 'env' ? 'environment' : source === 'unleash' ? 'Unleash' : 'stored setting';
+}
+
+export function describeFreeze(state: FreezeState): string {
+  return `${state.on ? 'on' : 'off'} (set by ${sourceName(state.source)}${state.ready ? '' : '; flags not ready'})`;
+}
+
+export function describeRollout(state: RolloutState): string {
+  return `${state.percent}% of logins to WorkOS (set by ${sourceName(state.source)}${state.ready ? '' : '; flags not ready'})`;
+}
+
+function print(io: CliIo, json: boolean | undefined, value: unknown, text: string): void {
+  io.stdout(json ? jsonLine(value) : `${text}\n`);
+}
+
+export const freezeCommand: CliCommand = {
+  register(program, ctx) {
+    addFlagCommand(program, 'freeze', 'freeze or unfreeze signups (routes with the freeze guard answer 503)')
+      .argument('<state>', 'on or off')
+      .action(
+        ctx.action(async (state: string, flags: FlagFlags) => {
+          if (state !== 'on' && state !== 'off')
+            throw new UsageError(`freeze takes on or off (got ${state})`);
+          const on = state === 'on';
+          const options = parseSource(flags.source);
+          const result = await runSetter<FreezeState>(flags, '/freeze', { on, ...options }, (migrate) =>
+            migrate.flags.setFreeze(on, options),
+          );
+          print(ctx.io, flags.json, result, `Signups freeze: ${describeFreeze(result)}.`);
+          return EXIT_OK;
+        }),
+      );
+  },
+};
+
+export const rolloutCommand: CliCommand = {
+  register(program, ctx) {
+    addFlagCommand(program, 'rollout', 'send this percentage of logins to WorkOS (0 is the kill switch)')
+      .argument('<percent>', 'a whole number from 0 to 100')
+      .action(
+        ctx.action(async (value: string, flags: FlagFlags) => {
+          const percent = Number(value.replace(/%$/, ''));
+          if (!/^\d{1,3}%?$/.test(value) || percent > 100) {
+            throw new UsageError(`rollout takes a whole percent from 0 to 100 (got ${value})`);
+          }
+          const options = parseSource(flags.source);
+          const result = await runSetter<RolloutState>(
+            flags,
+            '/rollout',
+            { percent, ...options },
+            (migrate) => migrate.flags.setRollout(percent, options),
+          );
+          print(ctx.io, flags.json, result, `Rollout: ${describeRollout(result)}.`);
+          return EXIT_OK;
+        }),
+      );
+  },
+};
