@@ -1,4 +1,4 @@
-// `freeze` and `rollout`: the same setters as the admin routes. With --admin-url they go through a
+// `freeze` and `rollout`: the same setters as the admin routes. With --app-url they go through a
 // running app's admin routes instead (an app on embedded PGlite holds its database alone).
 import type { FlagSource, FreezeState, RolloutState } from '../../flags/flags.js';
 import { createWorkosMigrate } from '../../sync/index.js';
@@ -7,8 +7,9 @@ import { addEngineCommand, type EngineFlags, requireSchema, withSetup } from '..
 
 interface FlagFlags extends EngineFlags {
   source?: string;
-  adminUrl?: string;
-  adminToken?: string;
+  appUrl?: string;
+  adminPrefix?: string;
+  token?: string;
 }
 
 function parseSource(value: string | undefined): { source?: FlagSource } {
@@ -19,10 +20,18 @@ function parseSource(value: string | undefined): { source?: FlagSource } {
 
 /** POSTs to a running app's admin route; its error body becomes a one-line CLI error. */
 async function adminRequest(flags: FlagFlags, path: string, body: unknown): Promise<unknown> {
-  const token = flags.adminToken ?? process.env.WORKOS_MIGRATE_ADMIN_TOKEN;
-  if (!token)
-    throw new UsageError('--admin-token (or WORKOS_MIGRATE_ADMIN_TOKEN) is required with --admin-url');
-  const url = `${String(flags.adminUrl).replace(/\/+$/, '')}${path}`;
+  const token = flags.token ?? process.env.WORKOS_MIGRATE_ADMIN_TOKEN;
+  if (!token) throw new UsageError('--token (or WORKOS_MIGRATE_ADMIN_TOKEN) is required with --app-url');
+  let base: URL;
+  try {
+    base = new URL(String(flags.appUrl));
+  } catch {
+    throw new UsageError(
+      `--app-url must be the app's URL such as http://127.0.0.1:3000 (got ${flags.appUrl})`,
+    );
+  }
+  const prefix = (flags.adminPrefix ?? '/workos-migrate').replace(/\/+$/, '');
+  const url = `${base.origin}${prefix}${path}`;
   let response: Response;
   try {
     response = await fetch(url, {
@@ -61,7 +70,7 @@ async function runSetter<T>(
   body: unknown,
   local: (migrate: ReturnType<typeof createWorkosMigrate>) => Promise<T>,
 ): Promise<T> {
-  if (flags.adminUrl) return (await adminRequest(flags, path, body)) as T;
+  if (flags.appUrl) return (await adminRequest(flags, path, body)) as T;
   return withSetup(flags, async (setup) => {
     const { config } = await setup.engineConfig();
     await requireSchema(config.db);
