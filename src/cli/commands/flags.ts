@@ -44,9 +44,11 @@ async function adminRequest(flags: FlagFlags, path: string, body: unknown): Prom
     throw new Error(`could not reach ${url} (${(error as Error).message}); is the app running?`);
   }
   const answer = (await response.json().catch(() => ({}))) as { message?: string };
-  if (response.status === 401) throw new UsageError(`${url} refused --admin-token (401)`);
+  if (response.status === 401) throw new UsageError(`${url} refused --token (401)`);
   if (response.status === 404)
-    throw new UsageError(`${url} is not an admin route: check --admin-url and that the app sets admin.token`);
+    throw new UsageError(
+      `${url} is not an admin route: check --app-url, --admin-prefix and that the app sets admin.token`,
+    );
   if (response.status === 409 || response.status === 400)
     throw new UsageError(answer.message ?? `${url} answered ${response.status}`);
   if (!response.ok) throw new Error(answer.message ?? `${url} answered ${response.status}`);
@@ -56,14 +58,12 @@ async function adminRequest(flags: FlagFlags, path: string, body: unknown): Prom
 function addFlagCommand(program: Parameters<CliCommand['register']>[0], name: string, description: string) {
   return addEngineCommand(program, name, description)
     .option('--source <source>', 'refuse unless this is the source in effect (env, unleash, stored)')
-    .option('--admin-url <url>', "a running app's admin routes, e.g. http://127.0.0.1:3000/workos-migrate")
-    .option(
-      '--admin-token <token>',
-      'bearer token of the admin routes (default: WORKOS_MIGRATE_ADMIN_TOKEN)',
-    );
+    .option('--app-url <url>', "change it through a running app's admin routes, e.g. http://127.0.0.1:3000")
+    .option('--admin-prefix <path>', 'where the app mounts its admin routes (default /workos-migrate)')
+    .option('--token <token>', 'bearer token of the admin routes (default: WORKOS_MIGRATE_ADMIN_TOKEN)');
 }
 
-/** Runs a setter locally (opening the database) or through --admin-url. */
+/** Runs a setter locally (opening the database) or through --app-url. */
 async function runSetter<T>(
   flags: FlagFlags,
   path: string,
