@@ -1,0 +1,295 @@
+// `npm run rehearse`: the whole migration, scripted, on embedded defaults and the emulator with
+// latency and faults. Seed, dry run, import under live traffic, freeze on/off, ramp 0 -> 10 -> 50 ->
+// 100 with logins at each step, verify. Ends with a report; exits 1 when verification fails.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkOS } from '@workos-inc/node';
+import { sql } from 'drizzle-orm';
+import { install } from 'workos-migrate/drizzle';
+import { analyze } from 'workos-migrate/hashes';
+import { buildApp } from './app.js';
+import { EXTERNAL_ID_PREFIX, usersMapping } from './config.js';
+import { connectWorkos, openDatabase } from './runtime.js';
+import { USERS_DDL, users } from './schema.js';
+import { seededEmail, seededKind, seededPassword, seedUsers } from './seed.js';
+
+const USERS = Number(process.env.REHEARSE_USERS ?? 2000);
+const LOGIN_SAMPLE = 150;
+const say = (line: string) => process.stdout.write(`${line}\n`);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const tally = (map: Record<string, number>, key: string) => {
+  map[key] = (map[key] ?? 0) + 1;
+};
+const list = (map: Record<string, number>) =>
+  Object.entries(map)
+    .map(([key, n]) => `${key} ${n}`)
+    .join(', ') || 'none';
+
+const dataDir = mkdtempSync(join(tmpdir(), 'workos-migrate-rehearsal-'));
+const workos = await connectWorkos({
+  emulatorWritesPerSecond: 250,
+  faults: { latencyMs: { min: 20, max: 80 }, errorRate: 0.02, dropRate: 0.01, rateLimitRate: 0.01 },
+});
+say(
+  `WorkOS: ${workos.description}${workos.emulator ? ', with 20-80 ms latency and 2% errors, 1% drops, 1% 429s' : ''}`,
+);
+const database = await openDatabase(join(dataDir, 'pglite'));
+say(`Database: ${database.description}`);
+const { db } = database;
+await db.execute(sql.raw(USERS_DDL));
+await install(db, usersMapping);
+
+// 1. Seed the legacy user base.
+const seedStart = Date.now();
+await seedUsers(db, USERS);
+say(`1. Seeded ${USERS} legacy users + 3 dirty rows in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+
+// 2. Dry run: what will not import, before anything is written to WorkOS.
+const rows = await db.select({ email: users.email, hash: users.passwordHash }).from(users);
+const hashes = analyze(rows.map((row) => row.hash));
+const seen = new Set<string>();
+let duplicates = 0;
+let invalidEmails = 0;
+for (const row of rows) {
+  const email = row.email?.trim().toLowerCase();
+  if (!email || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email)) invalidEmails += 1;
+  else if (seen.has(email)) duplicates += 1;
+  else seen.add(email);
+}
+say(
+  `2. Dry run: ${hashes.convertible} hashes convertible, ${hashes.unsupported} not (${Object.keys(
+    hashes.reasons,
+  )
+    .filter((code) => code !== 'no_password')
+    .join(', ')}), ` +
+    `${hashes.noPassword} without a password; ${invalidEmails} missing or invalid emails, ${duplicates} duplicates after normalising`,
+);
+
+// 3. The app, live, with the plugin's worker.
+const adminToken = 'rehearsal-admin-token-0123456789';
+const app = await buildApp({
+  db,
+  adminToken,
+  migration: {
+    users: usersMapping,
+    externalIdPrefix: EXTERNAL_ID_PREFIX,
+    workos: {
+      apiKey: workos.apiKey,
+      clientId: workos.clientId,
+      ...(workos.apiUrl ? { apiUrl: workos.apiUrl } : {}),
+    },
+    worker: workos.emulator ? { ratePerSecond: 200, concurrency: 32, leaseMs: 6_000 } : {},
+  },
+});
+const url = await app.listen({ port: 0, host: '127.0.0.1' });
+const call = async (method: string, path: string, body?: unknown, token?: string) => {
+  const response = await fetch(`${url}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+};
+const admin = (path: string, body: unknown) => call('POST', `/workos-migrate${path}`, body, adminToken);
+
+const importStart = Date.now();
+const queued = await app.workosMigrate.enqueueBackfill();
+say(
+  `3. Import: ${queued} users queued; live traffic meanwhile (signups, edits, email and password changes, deletes)`,
+);
+const live: Record<string, number> = {};
+const changedPasswords = new Map<number, string>();
+const changedEmails = new Map<number, string>();
+const deleted = new Set<number>();
+const emailOf = (n: number) => changedEmails.get(n) ?? seededEmail(n);
+const passwordOf = (n: number) => changedPasswords.get(n) ?? seededPassword(n);
+const sessionFor = async (n: number) => {
+  const answer = await call('POST', '/login', { email: emailOf(n), password: passwordOf(n) });
+  return answer.status === 200 ? String(answer.body.session) : null;
+};
+for (let i = 0; i < 60; i++) {
+  const n = 1 + ((i * 37) % USERS);
+  if (seededKind(n) === 'social' || n % 97 === 0) continue;
+  const session = await sessionFor(n);
+  if (!session) {
+    tally(live, 'login failed');
+    continue;
+  }
+  switch (i % 5) {
+    case 0:
+      tally(
+        live,
+        `signup ${(await call('POST', '/signup', { email: `new${i}@example.com`, password: `new-password-${i}` })).status}`,
+      );
+      break;
+    case 1:
+      tally(
+        live,
+        `edit ${(await call('PATCH', '/me', { firstName: `Renamed${i}`, plan: 'team' }, session)).status}`,
+      );
+      break;
+    case 2:
+      tally(
+        live,
+        `email ${(await call('POST', '/me/email', { email: `moved${i}@example.com` }, session)).status}`,
+      );
+      break;
+    case 3: {
+      const password = `changed-password-${i}`;
+      tally(live, `password ${(await call('POST', '/me/password', { password }, session)).status}`);
+      changedPasswords.set(n, password);
+      break;
+    }
+    default:
+      if (i % 20 === 4) {
+        tally(live, `delete ${(await call('DELETE', '/me', undefined, session)).status}`);
+        deleted.add(n);
+      } else tally(live, `edit ${(await call('PATCH', '/me', { lastName: `Last${i}` }, session)).status}`);
+  }
+}
+say(`   live requests: ${list(live)}`);
+
+// 4. Freeze on and off, live.
+await admin('/freeze', { on: true });
+await sleep(50);
+const frozen = await call('POST', '/signup', {
+  email: 'during-freeze@example.com',
+  password: 'frozen-password-1',
+});
+await admin('/freeze', { on: false });
+const thawed = await call('POST', '/signup', {
+  email: 'after-freeze@example.com',
+  password: 'thawed-password-1',
+});
+const freezeOk = frozen.status === 503 && frozen.body.error === 'signups_frozen' && thawed.status === 201;
+say(
+  `4. Freeze: signup while frozen -> ${frozen.status} ${String(frozen.body.error)}; after unfreezing -> ${thawed.status}`,
+);
+
+// Wait for the import (and the live changes) to drain.
+let status = await app.workosMigrate.status();
+while (status.pending.live + status.pending.backfill > 0) {
+  if (Date.now() - importStart > 600_000) break;
+  await sleep(500);
+  status = await app.workosMigrate.status();
+}
+const importSeconds = (Date.now() - importStart) / 1000;
+say(
+  `   import drained in ${importSeconds.toFixed(1)} s: ${status.synced} of ${status.users} users in WorkOS`,
+);
+
+// 5. Ramp 0 -> 10 -> 50 -> 100 with logins at each step. Random faults end here (latency stays): a
+// sign-in through WorkOS that meets a 5xx is refused, never sent to legacy, so every failure below
+// would be a finding rather than noise.
+workos.emulator?.control.configure({ faults: { latencyMs: { min: 20, max: 80 } } });
+const sample: number[] = [];
+for (let n = 1; sample.length < LOGIN_SAMPLE && n <= USERS; n += 7) {
+  if (seededKind(n) !== 'social' && n % 97 !== 0 && !deleted.has(n)) sample.push(n);
+}
+const logins: Record<string, number> = {};
+const sides = new Map<number, string[]>();
+for (const percent of [0, 10, 50, 100]) {
+  await admin('/rollout', { percent });
+  for (const n of sample) {
+    const answer = await call('POST', '/login', { email: emailOf(n), password: passwordOf(n) });
+    const side = String(answer.body.side);
+    tally(
+      logins,
+      `${percent}%: ${side} ${answer.status === 200 ? 'ok' : `failed (${String(answer.body.reason)})`}`,
+    );
+    sides.set(n, [...(sides.get(n) ?? []), side]);
+  }
+}
+// Sticky and monotonic: once on WorkOS, a user stays there as the percentage rises.
+const movedBack = [...sides.values()].filter((seq) =>
+  seq.some((side, i) => side === 'legacy' && seq.slice(0, i).includes('workos')),
+).length;
+const failedLogins = Object.entries(logins)
+  .filter(([key]) => key.includes('failed'))
+  .reduce((sum, [, n]) => sum + n, 0);
+say(`5. Ramp: ${list(logins)}`);
+
+// 6. Verify: every local user in WorkOS with equal fields, nothing extra (read back through the SDK).
+const client = new WorkOS(workos.apiKey, {
+  ...(workos.apiUrl
+    ? {
+        apiHostname: new URL(workos.apiUrl).hostname,
+        port: Number(new URL(workos.apiUrl).port),
+        https: false,
+      }
+    : {}),
+});
+const remote = new Map<string, { email: string; firstName: string | null; lastName: string | null }>();
+let after: string | undefined;
+for (;;) {
+  const page = await client.userManagement.listUsers({
+    limit: 100,
+    order: 'asc',
+    ...(after ? { after } : {}),
+  });
+  for (const user of page.data) if (user.externalId) remote.set(user.externalId, user);
+  after = page.listMetadata.after ?? undefined;
+  if (!after) break;
+}
+const local = await db.select().from(users);
+const deadRows = await app.workosMigrate.status();
+const problems: string[] = [];
+let checked = 0;
+for (const row of local) {
+  const user = remote.get(`${EXTERNAL_ID_PREFIX}${row.id}`);
+  const dirty =
+    !row.email || !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(row.email.trim()) || row.firstName === 'Duplicate';
+  if (dirty) continue; // expected dead letters, reported below
+  checked += 1;
+  if (!user) problems.push(`local user ${row.id} missing in WorkOS`);
+  else if (
+    user.email !== row.email ||
+    user.firstName !== row.firstName ||
+    (row.lastName !== null && user.lastName !== row.lastName)
+  )
+    problems.push(`local user ${row.id} differs in WorkOS`);
+}
+const localIds = new Set(local.map((row) => `${EXTERNAL_ID_PREFIX}${row.id}`));
+for (const externalId of remote.keys())
+  if (!localIds.has(externalId)) problems.push(`WorkOS user ${externalId} has no local user`);
+if (!freezeOk) problems.push('the freeze did not answer 503 then accept');
+if (movedBack > 0) problems.push(`${movedBack} users moved back to legacy while the rollout rose`);
+if (failedLogins > 0) problems.push(`${failedLogins} logins failed`);
+const expectedDead = 3;
+const deadCount = Object.values(deadRows.dead).reduce((a, b) => a + b, 0);
+if (deadCount !== expectedDead)
+  problems.push(`${deadCount} dead letters, expected the ${expectedDead} dirty rows`);
+
+// 7. Report.
+const byFormat: Record<string, number> = {};
+for (let n = 1; n <= USERS; n++) if (!deleted.has(n)) tally(byFormat, seededKind(n));
+const counters = workos.emulator?.control.counters();
+say('');
+say('Rehearsal report');
+say(
+  `  users:            ${status.users} local, ${status.synced} in WorkOS; by seeded format: ${list(byFormat)}`,
+);
+say(`  password states:  ${list(deadRows.passwordStates)}`);
+say(`  dead letters:     ${list(deadRows.dead)} (the dirty rows: duplicate email, no email, invalid email)`);
+say(
+  `  import:           ${importSeconds.toFixed(1)} s under live traffic; oldest pending change now ${deadRows.oldestPendingSeconds === null ? 'none' : `${deadRows.oldestPendingSeconds.toFixed(1)} s`}`,
+);
+say(`  logins:           ${list(logins)}; moved back to legacy while ramping: ${movedBack}`);
+if (counters)
+  say(
+    `  WorkOS requests:  ${counters.total}, 429 answers ${counters.rateLimited}, injected faults: ${list(counters.faults)}`,
+  );
+say(
+  `  verify:           ${checked} users checked; ${problems.length === 0 ? 'PASSED' : `FAILED:\n    - ${problems.slice(0, 20).join('\n    - ')}`}`,
+);
+
+await app.close();
+await database.close();
+await workos.emulator?.close();
+rmSync(dataDir, { recursive: true, force: true });
+process.exit(problems.length === 0 ? 0 : 1);

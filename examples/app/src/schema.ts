@@ -1,0 +1,34 @@
+// The example app's Drizzle schema: a users table as a legacy app has it, plus the one column the
+// migration adds. The library's own tables are re-exported so drizzle-kit leaves them alone.
+import { boolean, pgTable, serial, text, timestamp } from 'drizzle-orm/pg-core';
+import { workosUserId } from 'workos-migrate/drizzle';
+
+export { leader, outbox, settings, syncState, workosMigrateSchema } from 'workos-migrate/drizzle';
+
+export const users = pgTable('users', {
+  id: serial('id').primaryKey(),
+  email: text('email'),
+  firstName: text('first_name'),
+  lastName: text('last_name'),
+  emailVerified: boolean('email_verified').notNull().default(false),
+  /** Whatever the legacy system stored: bcrypt, argon2, Django pbkdf2, unsalted md5, or nothing. */
+  passwordHash: text('password_hash'),
+  disabled: boolean('disabled').notNull().default(false),
+  plan: text('plan'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  workosUserId: workosUserId(),
+});
+
+/** What the app's own migrations would create (drizzle-kit in a real app). */
+export const USERS_DDL = `CREATE TABLE IF NOT EXISTS users (
+  id serial PRIMARY KEY,
+  email text,
+  first_name text,
+  last_name text,
+  email_verified boolean NOT NULL DEFAULT false,
+  password_hash text,
+  disabled boolean NOT NULL DEFAULT false,
+  plan text,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  workos_user_id text UNIQUE
+)`;
