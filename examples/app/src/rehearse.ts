@@ -133,12 +133,12 @@ for (let i = 0; i < 60; i++) {
         `edit ${(await call('PATCH', '/me', { firstName: `Renamed${i}`, plan: 'team' }, session)).status}`,
       );
       break;
-    case 2:
-      tally(
-        live,
-        `email ${(await call('POST', '/me/email', { email: `moved${i}@example.com` }, session)).status}`,
-      );
+    case 2: {
+      const email = `moved${i}@example.com`;
+      tally(live, `email ${(await call('POST', '/me/email', { email }, session)).status}`);
+      changedEmails.set(n, email);
       break;
+    }
     case 3: {
       const password = `changed-password-${i}`;
       tally(live, `password ${(await call('POST', '/me/password', { password }, session)).status}`);
@@ -192,12 +192,15 @@ for (let n = 1; sample.length < LOGIN_SAMPLE && n <= USERS; n += 7) {
   if (seededKind(n) !== 'social' && n % 97 !== 0 && !deleted.has(n)) sample.push(n);
 }
 const logins: Record<string, number> = {};
+const loginFailures: string[] = [];
 const sides = new Map<number, string[]>();
 for (const percent of [0, 10, 50, 100]) {
   await admin('/rollout', { percent });
   for (const n of sample) {
     const answer = await call('POST', '/login', { email: emailOf(n), password: passwordOf(n) });
     const side = String(answer.body.side);
+    if (answer.status !== 200)
+      loginFailures.push(`${emailOf(n)} at ${percent}%: ${String(answer.body.reason)}`);
     tally(
       logins,
       `${percent}%: ${side} ${answer.status === 200 ? 'ok' : `failed (${String(answer.body.reason)})`}`,
@@ -259,7 +262,7 @@ for (const externalId of remote.keys())
   if (!localIds.has(externalId)) problems.push(`WorkOS user ${externalId} has no local user`);
 if (!freezeOk) problems.push('the freeze did not answer 503 then accept');
 if (movedBack > 0) problems.push(`${movedBack} users moved back to legacy while the rollout rose`);
-if (failedLogins > 0) problems.push(`${failedLogins} logins failed`);
+if (failedLogins > 0) problems.push(`${failedLogins} logins failed: ${loginFailures.slice(0, 5).join('; ')}`);
 const expectedDead = 3;
 const deadCount = Object.values(deadRows.dead).reduce((a, b) => a + b, 0);
 if (deadCount !== expectedDead)
