@@ -35,7 +35,10 @@ export function createWorkosMigrateMiddleware(config: WorkosMigrateConfig): Work
     next();
   }) as WorkosMigrateMiddleware;
   middleware.migrate = migrate;
-  middleware.freezeGuard = () => (_req, res, next) => {
+  middleware.freezeGuard = () => async (_req, res, next) => {
+    // Without start() the stored settings were never read and a freeze let every signup through:
+    // start the flags here (once; later calls share the first) rather than fail open.
+    if (!migrate.flags.ready) await migrate.flags.start();
     const frozen = frozenAnswer(migrate, resolved.flags.retryAfterSeconds);
     if (!frozen) return next();
     res.status(503).set('Retry-After', String(resolved.flags.retryAfterSeconds)).json(frozen);

@@ -156,10 +156,13 @@ export async function login(
       const ok = await legacyCheck();
       return { side: 'legacy', ok, reason: 'workos-unreachable', localUserId, fellBack: true };
     }
+    // An unknown client id comes back as an OAuth error (400 `invalid_client`), which carries its code
+    // in `error`, not `code`: without this it read as the user's wrong password.
+    const oauthError = (error as { error?: unknown } | null)?.error;
     if (
-      failure.kind === 'auth' &&
-      failure.code !== 'invalid_grant' &&
-      failure.code !== 'invalid_credentials'
+      oauthError === 'invalid_client' ||
+      oauthError === 'unauthorized_client' ||
+      (failure.kind === 'auth' && failure.code !== 'invalid_grant' && failure.code !== 'invalid_credentials')
     ) {
       logger.error(
         { status: failure.status, code: failure.code },

@@ -1,5 +1,5 @@
 import type { User, WorkOS } from '@workos-inc/node';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
 import { type DrizzleTransaction, query } from '../core/db.js';
 import { normaliseEmail } from '../core/email.js';
@@ -99,8 +99,11 @@ export class Reconciler {
     remoteId?: string;
   }> {
     const db = this.deps.config.db;
-    const local = await loadLocalUser(db, this.deps.config.users, this.select, row.userId);
-    const state = await loadSyncState(db, row.userId);
+    // Two independent reads: in parallel, one round trip of latency instead of two.
+    const [local, state] = await Promise.all([
+      loadLocalUser(db, this.deps.config.users, this.select, row.userId),
+      loadSyncState(db, row.userId),
+    ]);
     try {
       if (!local) return { ...(await this.remove(row, state)), local, state };
       const result = await this.upsert(row, local, state);
@@ -556,16 +559,9 @@ export async function loadSyncState(db: DrizzleTransaction, userId: string): Pro
   return rows[0] ?? null;
 }
 
-/** Records what WorkOS now holds and writes the WorkOS id back to the app's row. */
-export async function saveSyncState(
-  tx: DrizzleTransaction,
-  config: ResolvedConfig,
-  next: SyncStateRow,
-  environment: string,
-): Promise<void> {
-  const { users, columns } = config.users;
-  await tx.execute(
-    sql`INSERT INTO workos_migrate.sync_state (user_id, workos_user_id, email, first_name, last_name, email_verified,
+/** The upsert of what WorkOS now holds for one user. */
+function upsertSyncStateSql(next: SyncStateRow, environment: string): SQL {
+  return sql`INSERT INTO workos_migrate.sync_state (user_id, workos_user_id, email, first_name, last_name, email_verified,
           metadata, password_state, password_reason, reset_sent_at, environment, synced_at)
         VALUES (${next.userId}, ${next.workosUserId}, ${next.email}, ${next.firstName}, ${next.lastName},
           ${next.emailVerified}, ${JSON.stringify(next.metadata)}::jsonb, ${next.passwordState}, ${next.passwordReason},
@@ -574,13 +570,59 @@ export async function saveSyncState(
           first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, email_verified = EXCLUDED.email_verified,
           metadata = EXCLUDED.metadata, password_state = EXCLUDED.password_state,
           password_reason = EXCLUDED.password_reason, reset_sent_at = EXCLUDED.reset_sent_at,
-          environment = EXCLUDED.environment, synced_at = now()`,
-  );
-  // Touches only workos_user_id, which the capture trigger ignores: no loop.
+          environment = EXCLUDED.environment, synced_at = now()`;
+}
+
+/** Writes the WorkOS id back to the app's row. Touches only workos_user_id, which the trigger ignores. */
+async function linkLocalUserSql(
+  db: DrizzleTransaction,
+  config: ResolvedConfig,
+  next: SyncStateRow,
+): Promise<SQL> {
+  const { users, columns } = config.users;
   const workosColumn = quoteIdent(columns.workosUserId);
-  await tx.execute(
-    sql`UPDATE ${sql.raw(users.qualified)} SET ${sql.raw(workosColumn)} = ${next.workosUserId}
-        WHERE ${await idEquals(tx, config.users, sql.raw(quoteIdent(columns.id)), next.userId)}
-          AND ${sql.raw(workosColumn)} IS DISTINCT FROM ${next.workosUserId}`,
+  return sql`UPDATE ${sql.raw(users.qualified)} SET ${sql.raw(workosColumn)} = ${next.workosUserId}
+        WHERE ${await idEquals(db, config.users, sql.raw(quoteIdent(columns.id)), next.userId)}
+          AND ${sql.raw(workosColumn)} IS DISTINCT FROM ${next.workosUserId}`;
+}
+
+/** Records what WorkOS now holds and writes the WorkOS id back to the app's row. */
+export async function saveSyncState(
+  tx: DrizzleTransaction,
+  config: ResolvedConfig,
+  next: SyncStateRow,
+  environment: string,
+): Promise<void> {
+  await tx.execute(upsertSyncStateSql(next, environment));
+  await tx.execute(await linkLocalUserSql(tx, config, next));
+}
+
+/**
+ * The common end of a sync in one statement (atomic without BEGIN/COMMIT round trips): record the
+ * state, link the app's row, and finish the outbox row as `complete()` does: delete it if neither its
+ * version nor its lease changed, else release it for another pass. Answers whether it was removed.
+ */
+export async function saveAndComplete(
+  db: DrizzleTransaction,
+  config: ResolvedConfig,
+  next: SyncStateRow,
+  environment: string,
+  row: ClaimedRow,
+): Promise<boolean> {
+  // Data-modifying CTEs all run once, whether or not the final SELECT reads them; `removed` and
+  // `released` match disjoint versions of the same row, so at most one of them touches it.
+  const rows = await query<{ removed: number }>(
+    db,
+    sql`WITH saved AS (${upsertSyncStateSql(next, environment)} RETURNING 1),
+          linked AS (${await linkLocalUserSql(db, config, next)} RETURNING 1),
+          removed AS (DELETE FROM workos_migrate.outbox
+            WHERE user_id = ${row.userId} AND version = ${row.version} AND lease_token = ${row.leaseToken}
+            RETURNING 1),
+          released AS (UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
+              next_attempt_at = now(), verifying = false
+            WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} AND version <> ${row.version}
+            RETURNING 1)
+        SELECT (SELECT count(*) FROM removed)::int AS removed`,
   );
+  return (rows[0]?.removed ?? 0) > 0;
 }

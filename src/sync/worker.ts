@@ -21,7 +21,7 @@ import {
   scheduleVerification,
 } from './outbox.js';
 import { AdaptiveRateLimiter } from './rate-limiter.js';
-import { CallRefused, Reconciler, saveSyncState } from './reconciler.js';
+import { CallRefused, Reconciler, saveAndComplete, saveSyncState } from './reconciler.js';
 
 /** The WorkOS environment a config talks to: the client id, else a fingerprint of the key. */
 export function environmentOf(config: ResolvedConfig): string {
@@ -248,18 +248,20 @@ export class Worker {
     try {
       switch (outcome.kind) {
         case 'done':
-          await db.transaction(async (tx) => {
-            if (result.next) await saveSyncState(tx, this.config, result.next, this.environment);
-            // Also after a verification pass whose own write had no answer: that write can land late
-            // too, after a newer change went out (test/engine-guards: "the verification pass that
-            // stalls too"); completing here left the older value in WorkOS.
-            if (row.uncertain) {
-              // An earlier attempt may still land in WorkOS: look again once it no longer can.
+          if (row.uncertain) {
+            // An earlier attempt may still land in WorkOS: record what we know and look again once it
+            // no longer can. Also after a verification pass whose own write had no answer: that write
+            // can land late too (test/engine-guards: "the verification pass that stalls too").
+            await db.transaction(async (tx) => {
+              if (result.next) await saveSyncState(tx, this.config, result.next, this.environment);
               await scheduleVerification(tx, row, this.config.worker.leaseMs * 2);
-            } else {
-              await complete(tx, row, outcome.passwordSent);
-            }
-          });
+            });
+          } else if (result.next) {
+            // One statement: state, link and outbox row together (a newer version is released, bit kept).
+            await saveAndComplete(db, this.config, result.next, this.environment, row);
+          } else {
+            await complete(db, row, outcome.passwordSent);
+          }
           return;
         case 'hold_deletes': {
           const held = await holdDeletes(db);
