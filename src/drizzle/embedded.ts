@@ -39,7 +39,7 @@ function takeLock(dataDir: string): () => void {
       if (Number.isInteger(holder) && holder !== process.pid && processAlive(holder)) {
         throw new WorkosMigrateError(
           'database_locked',
-          `workos-migrate: the embedded database in ${dataDir} is open in process ${holder}; stop it, or talk to that process's admin routes instead`,
+          `workos-migrate: the embedded database in ${dataDir} is open in process ${holder}; stop it, or change flags through its admin routes (\`workos-migrate freeze|rollout --app-url URL --token T\`)`,
         );
       }
       rmSync(lockFile, { force: true });
