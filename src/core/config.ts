@@ -252,7 +252,8 @@ function resolveFlags(flags: FlagsOptions, env: NodeJS.ProcessEnv): ResolvedFlag
   const envRollout = env.WORKOS_ROLLOUT_PERCENT;
   let rollout: number | null = null;
   if (envRollout !== undefined && envRollout !== '') {
-    rollout = Number(envRollout);
+    // Digits only: Number() would read '0x10' as 16, '1e1' as 10 and a blank value as 0 (the kill switch).
+    rollout = /^\d{1,3}$/.test(envRollout.trim()) ? Number(envRollout.trim()) : Number.NaN;
     if (!Number.isInteger(rollout) || rollout < 0 || rollout > 100) {
       throw new ConfigError(
         'WORKOS_ROLLOUT_PERCENT',

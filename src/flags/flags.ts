@@ -59,8 +59,10 @@ export function createFlags(config: Pick<ResolvedConfig, 'db' | 'flags' | 'logge
       );
     }
   };
+  // Only MIGRATION_IN_PROGRESS=true pins the freeze: =false adds nothing to "any source on", and
+  // letting it claim the setter would leave a stored freeze that nobody could lift.
   const freezeSource = (): FlagSource =>
-    settings.envFreeze !== null ? 'env' : unleash ? 'unleash' : 'stored';
+    settings.envFreeze === true ? 'env' : unleash ? 'unleash' : 'stored';
   const rolloutSource = (): FlagSource =>
     settings.envRollout !== null ? 'env' : unleash ? 'unleash' : 'stored';
   const isReady = () => stored !== null && (unleash === null || unleash.synchronized);

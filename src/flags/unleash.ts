@@ -1,4 +1,4 @@
-import { once } from 'node:events';
+import { type EventEmitter, once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { InMemStorageProvider, Unleash } from 'unleash-client';
 import type { ResolvedFlags } from '../core/config.js';
@@ -19,38 +19,43 @@ interface StrategyDefinition {
  * can start a new client on stale flags) and last known values kept when the server is unreachable.
  */
 export class UnleashSource {
-  private readonly client: Unleash;
+  /** Created by start(), not before: an engine that only reads status or runs a setter never polls. */
+  private client: Unleash | null = null;
   synchronized = false;
 
   constructor(
     private readonly settings: UnleashSettings,
     private readonly flags: Pick<ResolvedFlags, 'freezeFlag' | 'cutoverFlag' | 'stickiness'>,
     private readonly logger: Logger,
-  ) {
-    this.client = new Unleash({
-      url: settings.url,
-      appName: settings.appName,
-      customHeaders: { Authorization: settings.apiToken },
-      refreshInterval: settings.refreshIntervalMs,
+  ) {}
+
+  private connect(): Unleash {
+    const client = new Unleash({
+      url: this.settings.url,
+      appName: this.settings.appName,
+      customHeaders: { Authorization: this.settings.apiToken },
+      refreshInterval: this.settings.refreshIntervalMs,
       disableMetrics: true,
       storageProvider: new InMemStorageProvider(),
     });
     // An EventEmitter without an 'error' listener throws: an unreachable Unleash must not crash the app.
-    this.client.on('error', (error: Error) =>
+    client.on('error', (error: Error) =>
       this.logger.warn(
         { err: error.message },
         'workos-migrate: Unleash is unreachable; keeping the last known flags',
       ),
     );
-    this.client.on('synchronized', () => {
+    client.on('synchronized', () => {
       this.synchronized = true;
       this.checkStrategy();
     });
-    this.client.on('changed', () => this.checkStrategy());
+    client.on('changed', () => this.checkStrategy());
+    return client;
   }
 
   /** Waits for the first synchronisation, at most `readyTimeoutMs`; flags report not ready until then. */
   async start(): Promise<void> {
+    this.client ??= this.connect();
     if (this.synchronized) return;
     const abort = new AbortController();
     await Promise.race([
@@ -67,17 +72,17 @@ export class UnleashSource {
   }
 
   freezeOn(): boolean {
-    return this.client.isEnabled(this.flags.freezeFlag, {}, false);
+    return this.client?.isEnabled(this.flags.freezeFlag, {}, false) ?? false;
   }
 
   /** Unleash's own answer, constraints and segments included; bucketing is the same as ours. */
   cutoverEnabled(userId: string, email: string): boolean {
-    return this.client.isEnabled(this.flags.cutoverFlag, { userId, properties: { email } }, false);
+    return this.client?.isEnabled(this.flags.cutoverFlag, { userId, properties: { email } }, false) ?? false;
   }
 
   /** The percentage the server holds: 0 when the flag is off or missing (the kill switch). */
   rolloutPercent(): number {
-    const definition = this.client.getFeatureToggleDefinition(this.flags.cutoverFlag);
+    const definition = this.client?.getFeatureToggleDefinition(this.flags.cutoverFlag);
     if (!definition?.enabled) return 0;
     const strategy = (definition.strategies as StrategyDefinition[] | undefined)?.find(
       (candidate) => candidate.name === 'flexibleRollout',
@@ -88,12 +93,20 @@ export class UnleashSource {
   }
 
   close(): void {
-    this.client.destroy();
+    const client = this.client;
+    if (!client) return;
+    this.client = null;
+    this.synchronized = false;
+    client.destroy();
+    // destroy() removes the repository's listeners, but a fetch already in flight (a refused connection is
+    // retried for about 3 s) still emits 'error' on it afterwards; with no listener that throws, as an
+    // unhandled rejection that can take the app down while it shuts down. Keep a sink on it.
+    (client as unknown as { repository?: EventEmitter }).repository?.on('error', () => {});
   }
 
   /** A different groupId or stickiness on the server buckets users differently from our setters and docs. */
   private checkStrategy(): void {
-    const definition = this.client.getFeatureToggleDefinition(this.flags.cutoverFlag);
+    const definition = this.client?.getFeatureToggleDefinition(this.flags.cutoverFlag);
     const strategy = (definition?.strategies as StrategyDefinition[] | undefined)?.find(
       (candidate) => candidate.name === 'flexibleRollout',
     );
