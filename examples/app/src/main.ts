@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { count as countRows, sql } from 'drizzle-orm';
 import { install } from 'workos-migrate/drizzle';
 import { buildApp } from './app.js';
-import { EXTERNAL_ID_PREFIX, usersMapping } from './config.js';
-import { connectWorkos, openDatabase } from './runtime.js';
+import { usersMapping } from './config.js';
+import { connectWorkos, migrationOptions, openDatabase } from './runtime.js';
 import { USERS_DDL, users } from './schema.js';
 import { seedUsers } from './seed.js';
 
@@ -26,17 +26,7 @@ const app = await buildApp({
   db: database.db,
   adminToken,
   logger: { level: process.env.LOG_LEVEL ?? 'warn' },
-  migration: {
-    users: usersMapping,
-    externalIdPrefix: EXTERNAL_ID_PREFIX,
-    workos: {
-      apiKey: workos.apiKey,
-      clientId: workos.clientId,
-      ...(workos.apiUrl ? { apiUrl: workos.apiUrl } : {}),
-    },
-    // The emulator takes 250 writes/s here; against real WorkOS keep the default (45/s).
-    worker: workos.emulator ? { ratePerSecond: 200, concurrency: 32 } : {},
-  },
+  migration: migrationOptions(workos),
 });
 const close = async () => {
   await app.close();

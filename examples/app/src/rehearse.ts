@@ -10,7 +10,7 @@ import { install } from 'workos-migrate/drizzle';
 import { analyze } from 'workos-migrate/hashes';
 import { buildApp } from './app.js';
 import { EXTERNAL_ID_PREFIX, usersMapping } from './config.js';
-import { connectWorkos, openDatabase } from './runtime.js';
+import { connectWorkos, migrationOptions, openDatabase } from './runtime.js';
 import { USERS_DDL, users } from './schema.js';
 import { seededEmail, seededKind, seededPassword, seedUsers } from './seed.js';
 
@@ -71,16 +71,7 @@ const adminToken = 'rehearsal-admin-token-0123456789';
 const app = await buildApp({
   db,
   adminToken,
-  migration: {
-    users: usersMapping,
-    externalIdPrefix: EXTERNAL_ID_PREFIX,
-    workos: {
-      apiKey: workos.apiKey,
-      clientId: workos.clientId,
-      ...(workos.apiUrl ? { apiUrl: workos.apiUrl } : {}),
-    },
-    worker: workos.emulator ? { ratePerSecond: 200, concurrency: 32, leaseMs: 6_000 } : {},
-  },
+  migration: migrationOptions(workos, { leaseMs: 6_000 }),
 });
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 const call = async (method: string, path: string, body?: unknown, token?: string) => {

@@ -1,9 +1,11 @@
 // Embedded defaults: PGlite when DATABASE_URL is unset, the local WorkOS emulator when WORKOS_API_KEY is.
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
+import type { WorkerOptions } from 'workos-migrate';
 import { openEmbeddedDatabase } from 'workos-migrate/drizzle';
 import { type FaultOptions, type RunningEmulator, startEmulator } from 'workos-migrate/emulator';
-import type { AppDatabase } from './app.js';
+import type { AppDatabase, AppOptions } from './app.js';
+import { EXTERNAL_ID_PREFIX, usersMapping } from './config.js';
 
 export interface OpenedDatabase {
   db: AppDatabase;
@@ -67,5 +69,26 @@ export async function connectWorkos(options: {
     apiUrl: emulator.url,
     emulator,
     description: `the local WorkOS emulator at ${emulator.url} (no WORKOS_API_KEY set; set WORKOS_API_KEY and WORKOS_CLIENT_ID to use real WorkOS)`,
+  };
+}
+
+/**
+ * The plugin options of the example app for a WorkOS target: the mapping, the target, and a worker
+ * that spends the emulator's larger budget (the demo's 250 writes/s) but keeps the default 45/s
+ * against real WorkOS.
+ */
+export function migrationOptions(
+  workos: WorkosTarget,
+  emulatorWorker: WorkerOptions = {},
+): AppOptions['migration'] {
+  return {
+    users: usersMapping,
+    externalIdPrefix: EXTERNAL_ID_PREFIX,
+    workos: {
+      apiKey: workos.apiKey,
+      clientId: workos.clientId,
+      ...(workos.apiUrl ? { apiUrl: workos.apiUrl } : {}),
+    },
+    worker: workos.emulator ? { ratePerSecond: 200, concurrency: 32, ...emulatorWorker } : {},
   };
 }
