@@ -266,6 +266,26 @@ describe('no duplicate when an answer is lost', () => {
     expect(await localWorkosId(id)).toBe(t.emulator.control.getUser(`app_${id}`)?.user.id);
   });
 
+  it('our own unanswered create, then an email change before the retry: updated, not a conflict', async () => {
+    // The retry finds our WorkOS user by external id carrying the email we sent before the change.
+    // Seen in the rehearsal as an external_id_conflict dead letter under load (a create that timed out).
+    const migrate = await startEngine({ worker: { leaseMs: 1_500, retryBaseMs: 1_000 } });
+    const before = email('changed-before-retry');
+    const after = email('changed-after-retry');
+    t.emulator.control.script({ kind: 'applied_unanswered', method: 'POST', path: '/user_management/users' });
+    const id = await insertUser({ email: before, first_name: 'Eve', email_verified: true });
+    await waitFor(async () => {
+      const [row] = await app.exec('SELECT uncertain FROM workos_migrate.outbox WHERE user_id = $1', [id]);
+      return row?.uncertain === true;
+    });
+    await app.exec('UPDATE users SET email = $1 WHERE id = $2', [after, id]);
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    expect(t.emulator.control.userCount()).toBe(1);
+    expect(t.emulator.control.getUser(`app_${id}`)?.user.email).toBe(after);
+    expect(await localWorkosId(id)).toBe(t.emulator.control.getUser(`app_${id}`)?.user.id);
+    expect((await migrate.status()).dead).toEqual({});
+  });
+
   it('a stalled update that lands after a newer one leaves no stale value in WorkOS', async () => {
     // leaseMs 900: the client gives up after 300 ms, well before the stalled request lands (1,200 ms).
     const migrate = await startEngine({ worker: { leaseMs: 900 } });

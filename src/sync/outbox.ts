@@ -13,6 +13,8 @@ export interface ClaimedRow {
   deleteConfirmed: boolean;
   uncertain: boolean;
   verifying: boolean;
+  /** When this user was first queued (kept across later changes): bounds what our own attempts created. */
+  enqueuedAt: string;
   leaseToken: string;
 }
 
@@ -38,7 +40,8 @@ export async function claim(db: DrizzleDatabase, limit: number, leaseMs: number)
         FROM due WHERE o.user_id = due.user_id
         RETURNING o.user_id AS "userId", o.version::float8 AS "version", o.priority, o.attempts,
           o.password_changed AS "passwordChanged", o.deleted, o.workos_user_id AS "workosUserId",
-          o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying`,
+          o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying,
+          to_char(o.enqueued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "enqueuedAt"`,
   );
   return rows.map((row) => ({ ...row, version: Number(row.version), leaseToken: token }));
 }

@@ -318,7 +318,11 @@ export class Reconciler {
       // that already exists answers "taken" and the retry looks it up. Later attempts (an earlier one
       // may have created the user and died before recording it) look up first.
       remote = await this.getByExternalId(externalId);
-      if (remote && normaliseEmail(remote.email) !== normaliseEmail(email)) {
+      if (
+        remote &&
+        normaliseEmail(remote.email) !== normaliseEmail(email) &&
+        !createdByOurUnansweredAttempt(row, remote)
+      ) {
         throw new Dead(
           'external_id_conflict',
           `WorkOS user ${remote.id} carries external_id ${externalId} but a different email; check which is right`,
@@ -557,6 +561,24 @@ export async function loadSyncState(db: DrizzleTransaction, userId: string): Pro
         FROM workos_migrate.sync_state WHERE user_id = ${userId}`,
   );
   return rows[0] ?? null;
+}
+
+/**
+ * Clock skew allowed between WorkOS and the database when telling our own late create from a user
+ * someone else made: generous, since only a user carrying our exact external id is ever considered.
+ */
+const CLOCK_SKEW_MS = 5 * 60_000;
+
+/**
+ * A WorkOS user with our external id but an older email is our own create whose answer was lost,
+ * when an earlier attempt had no answer and the user was created after this change was queued: the
+ * local email changed before the retry. Anything else carrying our external id is not trusted.
+ */
+function createdByOurUnansweredAttempt(row: ClaimedRow, remote: User): boolean {
+  if (!row.uncertain) return false;
+  const created = Date.parse(remote.createdAt);
+  const queued = Date.parse(row.enqueuedAt);
+  return Number.isFinite(created) && Number.isFinite(queued) && created >= queued - CLOCK_SKEW_MS;
 }
 
 /** The upsert of what WorkOS now holds for one user. */
