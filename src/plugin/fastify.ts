@@ -92,18 +92,24 @@ const plugin: FastifyPluginAsync<WorkosMigrateFastifyOptions> = async (fastify, 
   await migrate.flags.start();
 
   fastify.decorate('workosMigrate', migrate);
-  // Fastify 5 refuses object values for request decorators: null, then one object per request.
-  fastify.decorateRequest('workosMigrate', null as unknown as WorkosMigrateRequest);
+  // Fastify 5 refuses object values for request decorators; a getter costs nothing per request (an
+  // onRequest hook that assigned the helpers cost every route of the app an extra async hook).
   const perRequest = requestHelpers(migrate);
-  fastify.addHook('onRequest', async (request) => {
-    request.workosMigrate = perRequest;
+  fastify.decorateRequest('workosMigrate', {
+    getter(): WorkosMigrateRequest {
+      return perRequest;
+    },
   });
 
-  fastify.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
-    if (request.routeOptions.config?.workosMigrate?.freeze !== true) return;
+  // Callback style, not async: on every route of the app this hook only reads the route's config,
+  // and an async hook would add a promise per request.
+  const retryAfter = String(resolved.flags.retryAfterSeconds);
+  fastify.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
+    if (request.routeOptions.config?.workosMigrate?.freeze !== true) return done();
     const frozen = frozenAnswer(migrate, resolved.flags.retryAfterSeconds);
-    if (!frozen) return;
-    return reply.code(503).header('Retry-After', String(resolved.flags.retryAfterSeconds)).send(frozen);
+    if (!frozen) return done();
+    // Answering from a callback hook: send, and do not call done().
+    reply.code(503).header('Retry-After', retryAfter).send(frozen);
   });
 
   if (worker !== false) fastify.addHook('onReady', async () => migrate.worker.start());

@@ -1,10 +1,11 @@
 import type { User, WorkOS } from '@workos-inc/node';
 import { sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
+import { query } from '../core/db.js';
 import type { Flags } from '../flags/flags.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { decideCutover, type LegacyReason } from './cutover.js';
-import { findLocalUserByEmail, localUserSelect } from './local-user.js';
+import { findLocalUserByEmail, loadLocalUser, localUserSelect } from './local-user.js';
 
 /** What `verifyLegacy` is given: the app checks the password against its own stored hash. */
 export interface LegacyCredentials {
@@ -106,10 +107,32 @@ export async function login(
               : 'workos-rejected';
       return { side: 'legacy', ok: true, reason, localUserId, fellBack: reason === 'workos-unreachable' };
     }
-    await db.execute(
-      sql`UPDATE workos_migrate.sync_state SET password_state = 'synced', password_reason = NULL
-          WHERE user_id = ${localUserId} AND password_state = 'login'`,
-    );
+    // The password just sent is the one the legacy check verified. If the user changed it meanwhile
+    // (that change may already be mirrored), this older one must not stay in WorkOS: mark the password
+    // moved only while the stored hash is the verified one and no password change is queued; else have
+    // the worker send the current hash again and let this sign-in be retried.
+    const current = await loadLocalUser(db, users, localUserSelect(users), localUserId);
+    const marked =
+      current?.passwordHash === user.passwordHash &&
+      current.passwordHashType === user.passwordHashType &&
+      (
+        await query<{ user_id: string }>(
+          db,
+          sql`UPDATE workos_migrate.sync_state SET password_state = 'synced', password_reason = NULL
+              WHERE user_id = ${localUserId} AND password_state = 'login'
+                AND NOT EXISTS (SELECT 1 FROM workos_migrate.outbox
+                                WHERE user_id = ${localUserId} AND password_changed)
+              RETURNING user_id`,
+        )
+      ).length > 0;
+    if (!marked) {
+      await db.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, true, ${current === null}, NULL)`);
+      logger.warn(
+        { userId: localUserId },
+        'workos-migrate: the password changed during sign-in; its current hash is sent again',
+      );
+      return { side: 'legacy', ok: false, reason: 'pending-sync', localUserId, fellBack: false };
+    }
   }
 
   try {
