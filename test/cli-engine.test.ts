@@ -350,7 +350,9 @@ describe('a migration from install to uninstall', () => {
     );
     expect(status.freeze).toMatchObject({ on: true, source: 'stored' });
     expect(status.rollout.percent).toBe(25);
-    expect((await run(['status'])).stdout).toMatch(/rollout\s+25% of logins to WorkOS \(set by stored setting\)/);
+    expect((await run(['status'])).stdout).toMatch(
+      /rollout\s+25% of logins to WorkOS \(set by stored setting\)/,
+    );
 
     const wrongSource = await run(['rollout', '50', '--source', 'unleash']);
     expect(wrongSource.code).toBe(2);

@@ -1,10 +1,9 @@
-// A flag server nobody can use: a loopback TCP port that accepts each connection and resets it at once.
+// A flag server nobody can use: a loopback TCP port that accepts each connection and resets it at once
+// (a proxy in front of a dead Unleash). Tests also use a closed port (refused connections) for the same.
 //
-// Why not simply a closed port (ECONNREFUSED)? unleash-client retries a refused fetch for a few
-// seconds, and when the flags are closed while such a fetch is still in flight its final error is
-// emitted after the client's repository dropped its listeners: an unhandled rejection (reported to
-// the flags owner; reproduced by closing flags started against http://127.0.0.1:9/api within ~2 s).
-// A reset connection ends as ECONNRESET, which unleash-client reports as a warning, so closing is safe.
+// unleash-client retries a refused fetch for about 3 s; closing the flags while such a fetch was in
+// flight used to end in an unhandled rejection (fixed in src/flags/unleash.ts close()). A reset connection
+// ends as ECONNRESET, which unleash-client reports as a warning instead of an error.
 import net from 'node:net';
 
 export async function startResettingServer(): Promise<{ url: string; close(): Promise<void> }> {
