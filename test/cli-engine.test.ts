@@ -8,10 +8,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import bcrypt from 'bcryptjs';
 import { drizzle } from 'drizzle-orm/postgres-js';
+import Fastify from 'fastify';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DrizzleDatabase } from 'workos-migrate';
 import { installedState } from 'workos-migrate/drizzle';
+import workosMigrate from 'workos-migrate/fastify';
 import { mapping, usersDdl } from './helpers/app.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
@@ -364,6 +366,56 @@ describe('a migration from install to uninstall', () => {
     const pinned = await run(['freeze', 'off'], { env: { ...env, MIGRATION_IN_PROGRESS: 'true' } });
     expect(pinned.code).toBe(2);
     expect(oneErrorLine(pinned.stderr)).toMatch(/MIGRATION_IN_PROGRESS/);
+    expect((await run(['freeze', 'off'])).code).toBe(0);
+    expect((await run(['rollout', '0'])).code).toBe(0);
+  });
+
+  it("freeze and rollout --app-url go through a running app's admin routes (what an embedded database needs)", async () => {
+    const token = 'cli-admin-token-0123456789';
+    const server = Fastify();
+    await server.register(workosMigrate, {
+      db,
+      users: mapping,
+      externalIdPrefix: 'app_',
+      workos: { apiKey: t.emulator.apiKey, clientId: t.emulator.clientId, apiUrl: t.emulator.url },
+      worker: false,
+      admin: { token },
+    });
+    const appUrl = await server.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const frozen = await run(['freeze', 'on', '--app-url', appUrl, '--token', token, '--json'], {
+        cwd: emptyDir,
+      });
+      expect(frozen.code, frozen.stderr).toBe(0);
+      expect(json(frozen)).toMatchObject({ on: true, source: 'stored' });
+      expect(server.workosMigrate.flags.freeze().on).toBe(true);
+      const ramped = await run(['rollout', '30', '--app-url', appUrl], {
+        cwd: emptyDir,
+        env: { ...env, WORKOS_MIGRATE_ADMIN_TOKEN: token },
+      });
+      expect(ramped.code, ramped.stderr).toBe(0);
+      expect(ramped.stdout).toBe('Rollout: 30% of logins to WorkOS (set by stored setting).\n');
+
+      const wrongToken = await run(
+        ['freeze', 'off', '--app-url', appUrl, '--token', 'not-the-token-at-all'],
+        { cwd: emptyDir },
+      );
+      expect(wrongToken.code).toBe(2);
+      expect(oneErrorLine(wrongToken.stderr)).toMatch(/refused --token \(401\)/);
+      const wrongSource = await run(
+        ['rollout', '50', '--source', 'unleash', '--app-url', appUrl, '--token', token],
+        { cwd: emptyDir },
+      );
+      expect(wrongSource.code).toBe(2);
+      expect(oneErrorLine(wrongSource.stderr)).toMatch(/comes from the stored setting, not unleash/);
+      const nobody = await run(['freeze', 'off', '--app-url', 'http://127.0.0.1:9', '--token', token], {
+        cwd: emptyDir,
+      });
+      expect(nobody.code).toBe(1);
+      expect(oneErrorLine(nobody.stderr)).toMatch(/could not reach .* is the app running\?/);
+    } finally {
+      await server.close();
+    }
     expect((await run(['freeze', 'off'])).code).toBe(0);
     expect((await run(['rollout', '0'])).code).toBe(0);
   });
