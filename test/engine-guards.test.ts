@@ -8,6 +8,7 @@ import type { DrizzleDatabase, WorkosMigrate, WorkosMigrateConfig } from 'workos
 import type { EmulatorResponseRecord } from 'workos-migrate/emulator';
 import { type AppDatabase, connectAgain, engine, openPostgres, sql } from './helpers/app.js';
 import { startTestEmulator } from './helpers/emulator.js';
+import { waitFor } from './helpers/wait.js';
 
 type TestEmulator = Awaited<ReturnType<typeof startTestEmulator>>;
 
@@ -92,20 +93,6 @@ async function insertMany(tag: string, n: number, extra: Record<string, unknown>
     ids.push(await insertUser({ email: email(tag), password_hash: passwordHash(tag).hash, ...extra }));
   }
   return ids;
-}
-
-async function waitFor<T>(
-  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
-  timeoutMs = 15_000,
-  what = 'condition',
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`${what} not met within ${timeoutMs} ms`);
-    await sleep(25);
-  }
 }
 
 function sleep(ms: number): Promise<void> {

@@ -8,6 +8,7 @@ import { createWorkosMigrate, type LegacyCredentials, type WorkosMigrateConfig }
 import { createWorkosMigrateMiddleware, type WorkosMigrateMiddleware } from 'workos-migrate/express';
 import { type AppDatabase, connectAgain, engineConfig, openPostgres } from './helpers/app.js';
 import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
+import { waitFor } from './helpers/wait.js';
 
 let app: AppDatabase & { url: string };
 let t: TestEmulator;
@@ -50,16 +51,6 @@ async function insertUser(email: string, password: string): Promise<string> {
     [email, bcrypt.hashSync(password, 4)],
   );
   return String(row?.id);
-}
-
-async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
 }
 
 beforeAll(async () => {

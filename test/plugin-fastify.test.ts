@@ -8,6 +8,7 @@ import workosMigrate, { type WorkosMigrateFastifyOptions } from 'workos-migrate/
 import { type AppDatabase, connectAgain, engineConfig, openPostgres } from './helpers/app.js';
 import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
 import { startResettingServer } from './helpers/unreachable.js';
+import { waitFor } from './helpers/wait.js';
 
 let app: AppDatabase & { url: string };
 let t: TestEmulator;
@@ -50,16 +51,6 @@ async function registrationError(
 }
 
 const auth = (token = TOKEN) => ({ authorization: `Bearer ${token}` });
-
-async function waitFor<T>(probe: () => Promise<T | undefined | null | false>, timeoutMs: number) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 beforeAll(async () => {
   app = await openPostgres();
