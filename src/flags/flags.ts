@@ -31,6 +31,8 @@ export interface Flags {
   close(): Promise<void>;
   /** Stored settings read and, when configured, Unleash synchronised. */
   readonly ready: boolean;
+  /** The `Retry-After` (seconds) a frozen route answers with (`flags.retryAfterSeconds`). */
+  readonly retryAfterSeconds: number;
   freeze(): FreezeState;
   /** What a guarded route does now: frozen, or (with `freezeFailClosed`) flags not ready. */
   signupsFrozen(): boolean;
@@ -102,6 +104,7 @@ export function createFlags(config: Pick<ResolvedConfig, 'db' | 'flags' | 'logge
     get ready() {
       return isReady();
     },
+    retryAfterSeconds: settings.retryAfterSeconds,
     freeze() {
       const sources = {
         env: settings.envFreeze,

@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { resolveConfig, type WorkosMigrateConfig } from '../core/config.js';
+import type { WorkosMigrateConfig } from '../core/config.js';
 import { createWorkosMigrate, type WorkosMigrate } from '../sync/index.js';
 import { frozenAnswer, requestHelpers, type WorkosMigrateRequest } from './shared.js';
 
@@ -27,7 +27,6 @@ export interface WorkosMigrateMiddleware extends RequestHandler {
 
 /** `app.use(createWorkosMigrateMiddleware(config))`: the same engine and decisions as the Fastify plugin. */
 export function createWorkosMigrateMiddleware(config: WorkosMigrateConfig): WorkosMigrateMiddleware {
-  const resolved = resolveConfig(config);
   const migrate = createWorkosMigrate(config);
   const perRequest = requestHelpers(migrate);
   const middleware = ((req: Request, _res: Response, next: NextFunction) => {
@@ -39,9 +38,9 @@ export function createWorkosMigrateMiddleware(config: WorkosMigrateConfig): Work
     // Without start() the stored settings were never read and a freeze let every signup through:
     // start the flags here (once; later calls share the first) rather than fail open.
     if (!migrate.flags.ready) await migrate.flags.start();
-    const frozen = frozenAnswer(migrate, resolved.flags.retryAfterSeconds);
+    const frozen = frozenAnswer(migrate);
     if (!frozen) return next();
-    res.status(503).set('Retry-After', String(resolved.flags.retryAfterSeconds)).json(frozen);
+    res.status(503).set('Retry-After', String(migrate.flags.retryAfterSeconds)).json(frozen);
   };
   middleware.start = (options) => migrate.start(options);
   middleware.stop = () => migrate.close();

@@ -1,9 +1,8 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { resolveConfig, type WorkerOptions, type WorkosMigrateConfig } from '../core/config.js';
+import type { WorkerOptions, WorkosMigrateConfig } from '../core/config.js';
 import { ConfigError, WorkosMigrateError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
 import { createWorkosMigrate, type WorkosMigrate } from '../sync/index.js';
 import { frozenAnswer, requestHelpers, type WorkosMigrateRequest } from './shared.js';
 
@@ -67,27 +66,16 @@ function validateOptions(options: WorkosMigrateFastifyOptions): void {
   }
 }
 
-/** Fastify's logger fits the Logger interface; bind it so the library logs through the app's pino. */
-function fastifyLogger(fastify: FastifyInstance): Logger {
-  const log = fastify.log;
-  return {
-    debug: (obj, msg) => log.debug(obj, msg),
-    info: (obj, msg) => log.info(obj, msg),
-    warn: (obj, msg) => log.warn(obj, msg),
-    error: (obj, msg) => log.error(obj, msg),
-  };
-}
-
 const plugin: FastifyPluginAsync<WorkosMigrateFastifyOptions> = async (fastify, options) => {
   validateOptions(options);
   const { admin, worker, ...config } = options;
   const engineConfig: WorkosMigrateConfig = {
     ...config,
     worker: worker === false ? {} : worker,
-    logger: config.logger ?? fastifyLogger(fastify),
+    // Fastify's pino logger fits the Logger interface as it is.
+    logger: config.logger ?? fastify.log,
   };
-  // Validate everything at registration: a bad option fails `register`, naming the option.
-  const resolved = resolveConfig(engineConfig);
+  // Validates everything at registration: a bad option fails `register`, naming the option.
   const migrate = createWorkosMigrate(engineConfig);
   await migrate.flags.start();
 
@@ -103,10 +91,10 @@ const plugin: FastifyPluginAsync<WorkosMigrateFastifyOptions> = async (fastify, 
 
   // Callback style, not async: on every route of the app this hook only reads the route's config,
   // and an async hook would add a promise per request.
-  const retryAfter = String(resolved.flags.retryAfterSeconds);
+  const retryAfter = String(migrate.flags.retryAfterSeconds);
   fastify.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     if (request.routeOptions.config?.workosMigrate?.freeze !== true) return done();
-    const frozen = frozenAnswer(migrate, resolved.flags.retryAfterSeconds);
+    const frozen = frozenAnswer(migrate);
     if (!frozen) return done();
     // Answering from a callback hook: send, and do not call done().
     reply.code(503).header('Retry-After', retryAfter).send(frozen);

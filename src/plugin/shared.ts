@@ -11,11 +11,9 @@ export function requestHelpers(migrate: WorkosMigrate): WorkosMigrateRequest {
 }
 
 /** The 503 body of a frozen route, or null when the route may go on. */
-export function frozenAnswer(
-  migrate: WorkosMigrate,
-  retryAfterSeconds: number,
-): { error: 'signups_frozen'; message: string } | null {
+export function frozenAnswer(migrate: WorkosMigrate): { error: 'signups_frozen'; message: string } | null {
   if (!migrate.flags.signupsFrozen()) return null;
+  const { retryAfterSeconds } = migrate.flags;
   return {
     error: 'signups_frozen',
     message: migrate.flags.ready

@@ -17,8 +17,19 @@ export interface LocalUser {
   workosUserId: string | null;
 }
 
-/** Builds the SELECT once per mapping: every mapped column cast to text under a fixed alias. */
+const selects = new WeakMap<UsersMapping, string>();
+
+/** The SELECT list for a mapping (built once per mapping): every mapped column under a fixed alias. */
 export function localUserSelect(mapping: UsersMapping): string {
+  let select = selects.get(mapping);
+  if (select === undefined) {
+    select = buildLocalUserSelect(mapping);
+    selects.set(mapping, select);
+  }
+  return select;
+}
+
+function buildLocalUserSelect(mapping: UsersMapping): string {
   const { columns } = mapping;
   const col = (name: string | undefined, alias: string, cast = '::text') =>
     name ? `u.${quoteIdent(name)}${cast} AS ${quoteIdent(alias)}` : `NULL AS ${quoteIdent(alias)}`;

@@ -22,6 +22,8 @@ await database.db.execute(sql.raw(USERS_DDL));
 await install(database.db, usersMapping);
 
 const adminToken = process.env.WORKOS_MIGRATE_ADMIN_TOKEN ?? randomBytes(18).toString('base64url');
+// A token of the operator's own is never echoed; a generated demo token is, so the commands below run.
+const shownToken = process.env.WORKOS_MIGRATE_ADMIN_TOKEN ? '$WORKOS_MIGRATE_ADMIN_TOKEN' : adminToken;
 const app = await buildApp({
   db: database.db,
   adminToken,
@@ -54,10 +56,10 @@ const queued = await app.workosMigrate.enqueueBackfill();
 say(`Backfill: ${queued.toLocaleString('en-US')} users queued; the worker mirrors them into WorkOS.`);
 say('');
 say('Where to look:');
-say(`  curl -s -H 'Authorization: Bearer ${adminToken}' ${url}/workos-migrate/status`);
-say(`  npx workos-migrate freeze on --app-url ${url} --token ${adminToken}`);
+say(`  curl -s -H "Authorization: Bearer ${shownToken}" ${url}/workos-migrate/status`);
+say(`  npx workos-migrate freeze on --app-url ${url} --token "${shownToken}"`);
 say(
-  `  npx workos-migrate rollout 10 --app-url ${url} --token ${adminToken}   # then 50, 100; 0 is the kill switch`,
+  `  npx workos-migrate rollout 10 --app-url ${url} --token "${shownToken}"   # then 50, 100; 0 is the kill switch`,
 );
 say(
   `  curl -s -X POST ${url}/login -H 'content-type: application/json' -d '{"email":"user1@example.com","password":"legacy-password-1"}'`,
