@@ -63,9 +63,14 @@ describe('PGlite', () => {
     expect(await migrate.enqueueBackfill({ batchSize: 10 })).toBe(25);
     // Safe to run again: nothing new is added.
     expect(await migrate.enqueueBackfill({ batchSize: 10 })).toBe(0);
-    const deadline = Date.now() + 20_000;
-    while ((await migrate.status()).synced < 25 && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 50));
+    // Done means nothing pending, not just 25 synced: under load a write can time out (lease / 3) and
+    // its row then waits 2 x lease for a verification pass after the user is already synced.
+    const deadline = Date.now() + 30_000;
+    const done = async () => {
+      const { synced, pending } = await migrate.status();
+      return synced === 25 && pending.live + pending.backfill === 0;
+    };
+    while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     const status = await migrate.status();
     expect(status).toMatchObject({ users: 25, synced: 25, pending: { live: 0, backfill: 0 }, dead: {} });
     expect(status.leader).not.toBeNull();
