@@ -1,6 +1,36 @@
 /** How the emulator answers a create whose email is already taken (WorkOS does not document it). */
 export type EmailTakenMode = 'user_creation_error' | 'email_not_available' | 'conflict';
 
+/**
+ * A sign-in step WorkOS can answer instead of a session (docs: "Authentication errors"), for
+ * rehearsing the app's handling of each. `daily_quota_exceeded` is the 429 WorkOS answers once an
+ * environment's daily authentication quota is spent.
+ */
+export type SignInStep =
+  | 'mfa_enrollment'
+  | 'mfa_challenge'
+  | 'organization_selection_required'
+  | 'authentication_method_not_allowed'
+  | 'radar_challenge'
+  | 'sso_required'
+  | 'daily_quota_exceeded';
+
+export const SIGN_IN_STEPS: readonly SignInStep[] = [
+  'mfa_enrollment',
+  'mfa_challenge',
+  'organization_selection_required',
+  'authentication_method_not_allowed',
+  'radar_challenge',
+  'sso_required',
+  'daily_quota_exceeded',
+];
+
+/**
+ * Which sign-ins answer a step, keyed by a WorkOS user id (`user_...`), an email address, or an
+ * email domain (`example.com`); the most specific key wins (user id, then email, then domain).
+ */
+export type SignInSteps = Record<string, SignInStep>;
+
 /** A token bucket: `limit` requests per `windowMs`, refilled continuously. */
 export interface RateLimitRule {
   limit: number;
@@ -83,8 +113,13 @@ export interface EmulatorOptions {
   rateLimits?: RateLimitOptions | false;
   faults?: FaultOptions;
   passwordPolicy?: PasswordPolicyOptions;
-  /** When true, authenticate answers `email_verification_required` for unverified users. Default false. */
+  /**
+   * Authenticate answers 403 `email_verification_required` for an unverified user's correct
+   * password, as WorkOS does by default. Default true; `false` for an environment that turned it off.
+   */
   requireEmailVerification?: boolean;
+  /** Sign-in steps to answer per user, email or email domain. Default none. */
+  signInSteps?: SignInSteps;
   /** When false, no `user.*` events are recorded (for memory-bound benchmarks). Default true. */
   events?: boolean;
   /** Keep state in this file across restarts (written with mode 0600: it holds password hashes). */

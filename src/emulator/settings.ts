@@ -5,7 +5,9 @@ import type {
   RateLimitOptions,
   RateLimitRule,
   ScriptedFault,
+  SignInSteps,
 } from './options.js';
+import { SIGN_IN_STEPS } from './options.js';
 import { type PasswordPolicy, resolvePasswordPolicy } from './password-policy.js';
 import type { EmulatorRuntimeSettings } from './types.js';
 
@@ -21,6 +23,35 @@ const FAULT_KINDS: readonly ScriptedFault['kind'][] = [
   'stall',
   'rate_limit',
 ];
+
+/** Checks each key and step, and lower-cases email and domain keys (emails match case-insensitively). */
+export function checkSignInSteps(steps: SignInSteps | undefined): SignInSteps {
+  if (steps === undefined) return {};
+  if (typeof steps !== 'object' || steps === null || Array.isArray(steps)) {
+    throw new EmulatorOptionError(
+      'signInSteps',
+      'must be an object of { "<user id | email | domain>": step }',
+    );
+  }
+  const checked: SignInSteps = {};
+  for (const [key, step] of Object.entries(steps)) {
+    if (!SIGN_IN_STEPS.includes(step)) {
+      throw new EmulatorOptionError(
+        `signInSteps["${key}"]`,
+        `must be one of ${SIGN_IN_STEPS.join(', ')} (got ${String(step)})`,
+      );
+    }
+    const trimmed = key.trim();
+    if (trimmed === '' || /\s/.test(trimmed)) {
+      throw new EmulatorOptionError(
+        'signInSteps',
+        `keys must be a user id, an email or a domain (got "${key}")`,
+      );
+    }
+    checked[trimmed.startsWith('user_') ? trimmed : trimmed.replace(/^@/, '').toLowerCase()] = step;
+  }
+  return checked;
+}
 
 // The documented WorkOS limits (docs/reference/rate-limits).
 export const DEFAULT_RATE_LIMITS: Required<{ [K in keyof RateLimitOptions]: RateLimitRule }> = {
@@ -166,6 +197,7 @@ export interface ResolvedSettings {
   faults: ResolvedFaults;
   passwordPolicy: PasswordPolicy;
   requireEmailVerification: boolean;
+  signInSteps: SignInSteps;
   events: boolean;
 }
 
@@ -189,7 +221,9 @@ export function resolveOptions(options: EmulatorOptions, defaults: { apiKey: str
     rateLimits: resolveRateLimits(options.rateLimits),
     faults: resolveFaults(options.faults),
     passwordPolicy,
-    requireEmailVerification: options.requireEmailVerification ?? false,
+    // WorkOS environments require verified emails unless turned off.
+    requireEmailVerification: options.requireEmailVerification ?? true,
+    signInSteps: checkSignInSteps(options.signInSteps),
     events: options.events ?? true,
   };
   return settings;
@@ -207,6 +241,8 @@ export function applyRuntimeSettings(settings: ResolvedSettings, change: Emulato
         ? settings.passwordPolicy
         : resolvePasswordPolicy(change.passwordPolicy),
     requireEmailVerification: change.requireEmailVerification ?? settings.requireEmailVerification,
+    signInSteps:
+      change.signInSteps === undefined ? settings.signInSteps : checkSignInSteps(change.signInSteps),
   };
   Object.assign(settings, next);
 }

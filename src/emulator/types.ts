@@ -4,6 +4,7 @@ import type {
   PasswordPolicyOptions,
   RateLimitOptions,
   ScriptedFault,
+  SignInSteps,
 } from './options.js';
 
 /** A user as WorkOS puts it on the wire (snake_case, nullable fields present as null). */
@@ -69,6 +70,8 @@ export interface EmulatorRuntimeSettings {
   faults?: FaultOptions;
   passwordPolicy?: PasswordPolicyOptions;
   requireEmailVerification?: boolean;
+  /** Replaces the whole table; `{}` clears it. */
+  signInSteps?: SignInSteps;
 }
 
 export interface EmulatorControl {
