@@ -11,6 +11,7 @@ import {
 } from '@workos-inc/node';
 import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { classifyWorkosError } from '../src/workos/client.js';
 import { startTestEmulator } from './helpers/emulator.js';
 
 type TestEmulator = Awaited<ReturnType<typeof startTestEmulator>>;
@@ -264,7 +265,33 @@ describe('validation', () => {
     const error = await thrown(
       workos.userManagement.createUser({ email: 'two@example.com', externalId: 'same' }),
     );
-    expect(error).toMatchObject({ status: 400, rawData: { code: 'external_id_already_used' } });
+    // WorkOS's create answers the user_creation_error envelope, the reason in errors[] (workos-api.md).
+    expect(error).toBeInstanceOf(BadRequestException);
+    expect(error).toMatchObject({
+      code: 'user_creation_error',
+      errors: [{ code: 'external_id_already_used' }],
+    });
+    expect(classifyWorkosError(error).kind).toBe('external_id_taken');
+    expect(t.emulator.control.userCount()).toBe(1);
+  });
+
+  it('classifies every email-taken and external-id-taken answer by its errors[] as well as its code', async () => {
+    await workos.userManagement.createUser({ email: 'taken@example.com', externalId: 'taken' });
+    const create = (body: { email: string; externalId?: string }) =>
+      thrown(workos.userManagement.createUser(body)).then(classifyWorkosError);
+    expect((await create({ email: 'TAKEN@example.com' })).kind).toBe('email_taken');
+    expect((await create({ email: 'other@example.com', externalId: 'taken' })).kind).toBe(
+      'external_id_taken',
+    );
+    t.emulator.control.configure({ emailTaken: 'email_not_available' });
+    expect((await create({ email: 'taken@example.com' })).kind).toBe('email_taken');
+    t.emulator.control.configure({ emailTaken: 'conflict' });
+    expect((await create({ email: 'taken@example.com' })).kind).toBe('email_taken');
+    const other = await workos.userManagement.createUser({ email: 'b@example.com' });
+    const onUpdate = await thrown(
+      workos.userManagement.updateUser({ userId: other.id, externalId: 'taken' }),
+    );
+    expect(classifyWorkosError(onUpdate).kind).toBe('external_id_taken');
   });
 
   it('refuses password with a hash, a hash without its type, and malformed or unknown hashes', async () => {
@@ -337,7 +364,17 @@ describe('validation', () => {
       method: 'POST',
       body: JSON.stringify({ email: 'not-an-email' }),
     });
-    expect(badEmail).toMatchObject({ status: 400, body: { code: 'invalid_email' } });
+    // Create lists no `invalid_email` in the spec: a schema error there, a 400 code on update.
+    expect(badEmail).toMatchObject({
+      status: 422,
+      body: { code: 'invalid_request_parameters', errors: [{ code: 'invalid_email', field: 'email' }] },
+    });
+    const user = await workos.userManagement.createUser({ email: 'z@example.com' });
+    const badUpdate = await raw(`/user_management/users/${user.id}`, {
+      method: 'PUT',
+      body: JSON.stringify({ email: 'not-an-email' }),
+    });
+    expect(badUpdate).toMatchObject({ status: 400, body: { code: 'invalid_email' } });
   });
 
   it('refuses weak plaintext passwords with password_strength_error', async () => {

@@ -69,9 +69,14 @@ export interface FaultOptions {
  * - `applied_unanswered`: apply the request (the write is stored), then destroy the connection.
  * - `stall`: wait `delayMs`, then apply and answer (the client has usually timed out by then).
  * - `rate_limit`: answer 429 with `Retry-After: retryAfterSeconds` (default 1).
+ * - `ignore_field`: apply the request without the body field `field` (e.g. `email`) and answer 200
+ *   as if all went well: the answer then shows the old value, as a server that dropped the change
+ *   would (seen from WorkOS's CLI emulator). For testing "written means confirmed".
  */
 export interface ScriptedFault {
-  kind: 'error' | 'drop' | 'applied_unanswered' | 'stall' | 'rate_limit';
+  kind: 'error' | 'drop' | 'applied_unanswered' | 'stall' | 'rate_limit' | 'ignore_field';
+  /** The wire name of the body field to drop, for `ignore_field` (e.g. `email`, `email_verified`). */
+  field?: string;
   /** HTTP method to match, e.g. 'POST'. Any when absent. */
   method?: string;
   /** Path prefix or RegExp source to match, e.g. '/user_management/users'. Any when absent. */
@@ -97,6 +102,11 @@ export interface EmulatorResponseRecord {
   status: number;
   /** Parsed JSON body, or `undefined` when the response had no body. */
   body: unknown;
+  /**
+   * Set when the answer departs from WorkOS on purpose, e.g. `emailTaken=conflict` (WorkOS's CLI
+   * emulator's 409); null for an answer given the way WorkOS gives it.
+   */
+  deviation: string | null;
 }
 
 export interface EmulatorOptions {

@@ -22,6 +22,7 @@ const FAULT_KINDS: readonly ScriptedFault['kind'][] = [
   'applied_unanswered',
   'stall',
   'rate_limit',
+  'ignore_field',
 ];
 
 /** Checks each key and step, and lower-cases email and domain keys (emails match case-insensitively). */
@@ -155,6 +156,9 @@ export function checkScriptedFault(fault: ScriptedFault): CheckedScriptedFault {
       `must be one of ${FAULT_KINDS.join(', ')} (got ${fault.kind})`,
     );
   }
+  if (fault.kind === 'ignore_field' && (typeof fault.field !== 'string' || fault.field.trim() === '')) {
+    throw new EmulatorOptionError('fault.field', 'must name the body field to ignore, e.g. "email"');
+  }
   const count = fault.count ?? 1;
   if (!Number.isInteger(count) || count < 1) {
     throw new EmulatorOptionError('fault.count', `must be a positive integer (got ${String(count)})`);
@@ -176,6 +180,7 @@ export function checkScriptedFault(fault: ScriptedFault): CheckedScriptedFault {
     status: fault.status ?? 500,
     delayMs: fault.delayMs ?? 5_000,
     retryAfterSeconds: fault.retryAfterSeconds ?? 1,
+    field: fault.field ?? '',
   };
 }
 

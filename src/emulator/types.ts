@@ -59,7 +59,7 @@ export interface RequestCounters {
   byStatus: Record<string, number>;
   /** 429 answers from the rate limiter or scripted faults. */
   rateLimited: number;
-  /** Faults injected, by kind (`error`, `drop`, `applied_unanswered`, `stall`, `rate_limit`, `latency`). */
+  /** Faults injected, by kind (`error`, `drop`, `applied_unanswered`, `stall`, `rate_limit`, `ignore_field`, `latency`). */
   faults: Record<string, number>;
 }
 

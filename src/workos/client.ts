@@ -109,7 +109,9 @@ const EMAIL_TAKEN_CODES = new Set(['email_not_available', 'user_already_exists',
 /**
  * Maps an SDK exception to a kind. A taken email has three plausible answers (workos-api.md):
  * 400 `user_creation_error` with `errors[].code = email_not_available`, 400 `email_not_available`,
- * and 409; all of them are `email_taken`. The message never includes request data.
+ * and 409; all of them are `email_taken`. A taken external_id is `user_creation_error` with
+ * `errors[].code = external_id_already_used` on create and a top-level code on update; both are
+ * `external_id_taken`. The message never includes request data.
  */
 export function classifyWorkosError(error: unknown): WorkosCallError {
   if (error instanceof WorkosCallError) return error;
@@ -146,7 +148,11 @@ export function classifyWorkosError(error: unknown): WorkosCallError {
   if (error instanceof ConflictException) return make('email_taken');
   if (error instanceof UnprocessableEntityException) return make('invalid_input');
   if (error instanceof BadRequestException) {
-    if (shape.errors?.some((item) => item.code && EMAIL_TAKEN_CODES.has(item.code)))
+    // `user_creation_error` carries its reason in `errors[]`. A taken external_id is checked first:
+    // it names the one user we created, where an email only suggests one.
+    const reasons = (shape.errors ?? []).map((item) => item.code);
+    if (reasons.includes('external_id_already_used')) return make('external_id_taken');
+    if (reasons.some((reason) => reason !== undefined && EMAIL_TAKEN_CODES.has(reason)))
       return make('email_taken');
     if (code === 'password_strength_error') return make('weak_password');
     return make('invalid_input');
