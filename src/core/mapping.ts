@@ -24,6 +24,37 @@ export interface HashOptions {
    * and reason are more precise. Without it the length decides.
    */
   bareHexFormat?: 'md5' | 'sha1' | 'sha256' | 'sha512';
+  /**
+   * Only for an environment whose ranges WorkOS support widened: the hash parameters WorkOS accepts.
+   * Each key given replaces that default (WorkOS's documented ranges); hashes outside stay with the
+   * app (login-time migration or reset) with a precise reason code.
+   */
+  workosRanges?: WorkosHashRanges;
+}
+
+/** An inclusive range of a hash parameter. */
+export interface HashParameterRange {
+  min: number;
+  max: number;
+}
+
+/** The hash parameters WorkOS imports. Defaults: WorkOS's documented ranges (docs/hashes.md). */
+export interface WorkosHashRanges {
+  /**
+   * Iterations per PBKDF2 digest; a digest not listed is refused. Given digests replace their default,
+   * the others keep it. Default: sha256 600,000-1,000,000, sha512 210,000-1,000,000, no sha1.
+   */
+  pbkdf2Iterations?: Partial<Record<'sha1' | 'sha256' | 'sha512', HashParameterRange>>;
+  /** Argon2 versions (19 = 1.3, 16 = 1.0). Default `[19]`. */
+  argon2Versions?: (16 | 19)[];
+  /** Argon2 memory in KiB. Default 4,096-262,144. */
+  argon2MemoryKiB?: HashParameterRange;
+  /** Argon2 passes. Default 1-5. */
+  argon2Time?: HashParameterRange;
+  /** The least passes for argon2i. Default 3. */
+  argon2iMinTime?: number;
+  /** Argon2 lanes. Default 1-8. */
+  argon2Parallelism?: HashParameterRange;
 }
 
 export interface UsersMappingInput {
