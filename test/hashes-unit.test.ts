@@ -3,7 +3,9 @@
 // emulator import -> authenticate) is covered by the end-to-end tests; here node:crypto recomputes a few
 // published examples only to prove the fields were mapped to the right places.
 import { createCipheriv, createHash, pbkdf2Sync, scryptSync } from 'node:crypto';
+import { pgTable, serial, text } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
+import { defineUsersMapping } from 'workos-migrate';
 import {
   analyze,
   type Conversion,
@@ -612,6 +614,24 @@ describe('WorkOS ranges', () => {
       const asWorkos = expectConvertedWide(stored).passwordHash;
       expect(validateImportedHash('argon2', asWorkos), code).toMatch(/^argon2 /);
     }
+  });
+
+  it('a workosRanges that cannot be read is refused by defineUsersMapping, naming the option', () => {
+    const table = pgTable('people', { id: serial('id').primaryKey(), email: text('email') });
+    const mappingWith = (workosRanges: unknown) => () =>
+      defineUsersMapping({
+        table,
+        id: table.id,
+        email: table.email,
+        hashOptions: { workosRanges } as HashOptions,
+      });
+    expect(mappingWith({ pbkdf2Iterations: { sha256: { min: 260_000, max: 1_000_000 } } })).not.toThrow();
+    expect(mappingWith({ pbkdf2Iterations: { sha256: { min: 900_000, max: 600_000 } } })).toThrow(
+      /users\.hashOptions\.workosRanges\.pbkdf2Iterations\.sha256 must be \{ min, max \}/,
+    );
+    expect(mappingWith({ pbkdf2Iterations: { md5: { min: 1, max: 2 } } })).toThrow(/unknown digest md5/);
+    expect(mappingWith({ argon2Versions: [18] })).toThrow(/argon2Versions/);
+    expect(mappingWith({ argon2MemoryKiB: 1024 })).toThrow(/argon2MemoryKiB/);
   });
 
   it('hashOptions.workosRanges lifts only the range it names (an environment WorkOS support widened)', () => {

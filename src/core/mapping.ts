@@ -202,6 +202,7 @@ export function defineUsersMapping(input: UsersMappingInput): UsersMapping {
       throw new ConfigError('users.credentials', 'needs table, userId and passwordHash');
     }
   }
+  checkWorkosRanges(input.hashOptions?.workosRanges);
   return {
     input,
     users,
@@ -210,4 +211,47 @@ export function defineUsersMapping(input: UsersMappingInput): UsersMapping {
     ...(credentials ? { credentials } : {}),
     hashOptions: input.hashOptions ?? {},
   };
+}
+
+/** A widened range that cannot be read is refused here, not silently replaced by the default. */
+function checkWorkosRanges(ranges: WorkosHashRanges | undefined): void {
+  if (ranges === undefined) return;
+  const option = 'users.hashOptions.workosRanges';
+  if (typeof ranges !== 'object' || ranges === null) throw new ConfigError(option, 'must be an object');
+  const checkRange = (value: unknown, name: string) => {
+    const range = value as HashParameterRange | null;
+    if (
+      typeof range !== 'object' ||
+      range === null ||
+      !Number.isInteger(range.min) ||
+      !Number.isInteger(range.max) ||
+      range.min < 1 ||
+      range.min > range.max
+    ) {
+      throw new ConfigError(`${option}.${name}`, 'must be { min, max }, whole numbers with 1 <= min <= max');
+    }
+  };
+  for (const [digest, range] of Object.entries(ranges.pbkdf2Iterations ?? {})) {
+    if (digest !== 'sha1' && digest !== 'sha256' && digest !== 'sha512') {
+      throw new ConfigError(
+        `${option}.pbkdf2Iterations`,
+        `has an unknown digest ${digest} (sha1, sha256, sha512)`,
+      );
+    }
+    checkRange(range, `pbkdf2Iterations.${digest}`);
+  }
+  for (const key of ['argon2MemoryKiB', 'argon2Time', 'argon2Parallelism'] as const) {
+    if (ranges[key] !== undefined) checkRange(ranges[key], key);
+  }
+  const versions = ranges.argon2Versions;
+  if (
+    versions !== undefined &&
+    (!Array.isArray(versions) || versions.length === 0 || versions.some((v) => v !== 16 && v !== 19))
+  ) {
+    throw new ConfigError(`${option}.argon2Versions`, 'must be a non-empty list of 16 and/or 19');
+  }
+  const minTime = ranges.argon2iMinTime;
+  if (minTime !== undefined && (!Number.isInteger(minTime) || minTime < 1)) {
+    throw new ConfigError(`${option}.argon2iMinTime`, 'must be a whole number of at least 1');
+  }
 }
