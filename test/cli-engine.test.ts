@@ -145,6 +145,7 @@ beforeAll(async () => {
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(ROOT, join(dir, 'node_modules', 'workos-migrate'), 'dir');
   symlinkSync(join(ROOT, 'node_modules', 'drizzle-orm'), join(dir, 'node_modules', 'drizzle-orm'), 'dir');
+  symlinkSync(join(ROOT, 'node_modules', 'pg'), join(dir, 'node_modules', 'pg'), 'dir');
   writeFileSync(join(dir, 'workos-migrate.config.ts'), CONFIG);
   emptyDir = mkdtempSync(join(tmpdir(), 'wm-cli-empty-'));
 
@@ -325,6 +326,22 @@ describe('a migration from install to uninstall', () => {
     const missing = await run(['install', '--worker-role', 'nobody_here']);
     expect(missing.code).toBe(2);
     expect(oneErrorLine(missing.stderr)).toContain('database role nobody_here does not exist');
+  });
+
+  it('a config whose db is a node-postgres pool: the command runs and the pool is ended', async () => {
+    writeFileSync(
+      join(dir, 'pg.config.ts'),
+      CONFIG.replace(
+        'export default defineConfig({',
+        `import pg from 'pg';
+import { drizzle } from 'drizzle-orm/node-postgres';
+export default defineConfig({
+  db: drizzle(new pg.Pool({ connectionString: process.env.DATABASE_URL })),`,
+      ),
+    );
+    const r = await run(['status', '--json', '--config', 'pg.config.ts']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json<{ users: number }>(r).users).toBe(USERS);
   });
 
   it('import --limit, an interrupted import and a rerun bring every user into WorkOS exactly once', async () => {

@@ -69,7 +69,7 @@ export interface FlagsOptions {
 }
 
 export interface WorkosMigrateConfig {
-  /** The app's Drizzle database (postgres.js or PGlite driver). */
+  /** The app's Drizzle database (node-postgres, postgres.js or PGlite driver). */
   db: DrizzleDatabase;
   /** From `defineUsersMapping`. */
   users: UsersMapping;
@@ -150,7 +150,10 @@ export function resolveConfig(
 ): ResolvedConfig {
   if (!config || typeof config !== 'object') throw new ConfigError('config', 'must be an object');
   if (!config.db || typeof config.db.execute !== 'function' || typeof config.db.transaction !== 'function') {
-    throw new ConfigError('db', 'must be a Drizzle database (drizzle-orm/postgres-js or drizzle-orm/pglite)');
+    throw new ConfigError(
+      'db',
+      'must be a Drizzle database (drizzle-orm/node-postgres, drizzle-orm/postgres-js or drizzle-orm/pglite)',
+    );
   }
   if (!config.users?.columns) throw new ConfigError('users', 'must come from defineUsersMapping()');
   const apiKey = config.workos?.apiKey ?? env.WORKOS_API_KEY;
