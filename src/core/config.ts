@@ -131,8 +131,18 @@ export interface ResolvedConfig
   onPasswordReset: WorkosMigrateConfig['onPasswordReset'];
 }
 
-/** Identity function that types a config; validation happens in `resolveConfig`. */
-export function defineConfig(config: WorkosMigrateConfig): WorkosMigrateConfig {
+/**
+ * A config without `db`, as `workos-migrate.config.ts` may export it: the CLI then opens DATABASE_URL
+ * (or the embedded database), and the app adds its own: `{ ...config, db }`.
+ */
+export type WorkosMigrateConfigWithoutDb = Omit<WorkosMigrateConfig, 'db'> & { db?: undefined };
+
+/** Identity function that types a config (with or without `db`); validation happens in `resolveConfig`. */
+export function defineConfig(config: WorkosMigrateConfig): WorkosMigrateConfig;
+export function defineConfig(config: WorkosMigrateConfigWithoutDb): WorkosMigrateConfigWithoutDb;
+export function defineConfig(
+  config: WorkosMigrateConfig | WorkosMigrateConfigWithoutDb,
+): WorkosMigrateConfig | WorkosMigrateConfigWithoutDb {
   return config;
 }
 
