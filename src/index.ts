@@ -1,6 +1,7 @@
 export {
   defineConfig,
   type FlagsOptions,
+  type LoginOptions,
   type PasswordResetRequest,
   type UnleashOptions,
   type WorkerOptions,

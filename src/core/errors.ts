@@ -9,6 +9,10 @@ export type ReasonCode =
   | 'waiting_on_user'
   | 'deleted_in_workos'
   | 'not_ours'
+  /** A row without workos_user_id whose email is not the one synced: never taken for the same person. */
+  | 'identity_unclear'
+  /** WorkOS answered a create or update without a field that was sent (twice). */
+  | 'workos_ignored_change'
   | 'invalid_password_hash'
   | 'workos_rejected'
   | 'too_many_attempts'

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { type DrizzleDatabase, type DrizzleTransaction, query } from '../core/db.js';
+import { emailLookupSql } from '../core/email.js';
 import { databaseMessage, WorkosMigrateError } from '../core/errors.js';
 import { quoteIdent, quoteLiteral, type UsersMapping } from '../core/mapping.js';
 
@@ -59,6 +60,10 @@ CREATE TABLE IF NOT EXISTS workos_migrate.outbox (
   enqueued_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- Set when a change follows a pending delete of the same id: the row is a new person (DESIGN, "Same person only").
+ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS replaced boolean NOT NULL DEFAULT false;
+-- Set by login() when a password it moved to WorkOS may be older than the local one: the worker replaces it.
+ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS password_moved boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS outbox_claim_idx ON workos_migrate.outbox (priority, next_attempt_at) WHERE NOT dead AND NOT held;
 
 CREATE TABLE IF NOT EXISTS workos_migrate.sync_state (
@@ -102,8 +107,10 @@ RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     priority = 0,
     password_changed = o.password_changed OR EXCLUDED.password_changed,
     deleted = EXCLUDED.deleted,
+    -- A delete still pending when a row with the same id comes back: the old WorkOS user goes, a new one is made.
+    replaced = o.replaced OR (o.deleted AND NOT EXCLUDED.deleted),
     workos_user_id = COALESCE(EXCLUDED.workos_user_id, o.workos_user_id),
-    held = o.held AND EXCLUDED.deleted,
+    held = o.held AND (EXCLUDED.deleted OR o.deleted OR o.replaced),
     attempts = CASE WHEN o.dead THEN 0 ELSE o.attempts END,
     next_attempt_at = CASE WHEN o.dead OR o.priority > 0 THEN now() ELSE o.next_attempt_at END,
     dead = false,
@@ -300,6 +307,15 @@ function indexSql(mapping: UsersMapping, concurrently: boolean): string {
   return `CREATE UNIQUE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${quoteIdent(indexName(mapping))} ON ${mapping.users.qualified} (${quoteIdent(mapping.columns.workosUserId)});`;
 }
 
+function emailIndexName(mapping: UsersMapping): string {
+  return `${mapping.users.name}_workos_migrate_email_idx`.slice(0, 63);
+}
+
+/** The index that serves login()'s lookup by normalised email (an unauthenticated route). */
+function emailIndexSql(mapping: UsersMapping, concurrently: boolean): string {
+  return `CREATE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${quoteIdent(emailIndexName(mapping))} ON ${mapping.users.qualified} (${emailLookupSql(quoteIdent(mapping.columns.email))});`;
+}
+
 /**
  * Everything `install` applies, as one script for a drizzle-kit custom migration (which runs in a
  * transaction, so the unique index is built non-concurrently here).
@@ -311,6 +327,7 @@ export function installSql(mapping: UsersMapping): string {
     ...splitStatements(oneMappingSql(mapping)),
     ...splitStatements(columnSql(mapping)),
     ...splitStatements(indexSql(mapping, false)),
+    ...splitStatements(emailIndexSql(mapping, false)),
     ...splitStatements(tablesSql()),
     ...splitStatements(captureSql(mapping)),
   ];
@@ -320,7 +337,8 @@ export function installSql(mapping: UsersMapping): string {
 
 export function uninstallSql(mapping?: UsersMapping): string {
   const triggers = mapping
-    ? `DROP TRIGGER IF EXISTS workos_migrate_capture ON ${mapping.users.qualified};
+    ? `DROP INDEX IF EXISTS ${quoteIdent(mapping.users.schema)}.${quoteIdent(emailIndexName(mapping))};
+DROP TRIGGER IF EXISTS workos_migrate_capture ON ${mapping.users.qualified};
 DROP TRIGGER IF EXISTS workos_migrate_capture_truncate ON ${mapping.users.qualified};
 ${mapping.credentials ? `DROP TRIGGER IF EXISTS workos_migrate_capture_credentials ON ${mapping.credentials.table.qualified};\n` : ''}`
     : '';
@@ -329,40 +347,47 @@ ${mapping.credentials ? `DROP TRIGGER IF EXISTS workos_migrate_capture_credentia
 `;
 }
 
-async function indexValidity(db: DrizzleTransaction, mapping: UsersMapping): Promise<boolean | null> {
+async function indexValidity(
+  db: DrizzleTransaction,
+  mapping: UsersMapping,
+  name: string,
+): Promise<boolean | null> {
   const rows = await query<{ valid: boolean }>(
     db,
     sql`SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relname = ${indexName(mapping)} AND n.nspname = ${mapping.users.schema}`,
+        WHERE c.relname = ${name} AND n.nspname = ${mapping.users.schema}`,
   );
   return rows[0] ? rows[0].valid : null;
 }
 
 /**
- * Builds the unique index concurrently (writes go on meanwhile). It cannot run in a transaction, so
+ * Builds an index (the unique one on workos_user_id, the email lookup one) concurrently (writes go on meanwhile). It cannot run in a transaction, so
  * the advisory lock does not cover it: two processes installing at once can deadlock, and a failed
  * build leaves an invalid index behind. Retry until a valid index exists; an invalid one is dropped
  * only after it stayed invalid across several looks (nobody is still building it).
  */
-async function buildUniqueIndex(db: DrizzleDatabase, mapping: UsersMapping): Promise<void> {
+async function buildIndexConcurrently(
+  db: DrizzleDatabase,
+  mapping: UsersMapping,
+  name: string,
+  createSql: string,
+): Promise<void> {
   let invalidLooks = 0;
   for (let attempt = 0; attempt < 20; attempt++) {
-    const validity = await indexValidity(db, mapping);
+    const validity = await indexValidity(db, mapping, name);
     if (validity === true) return;
     if (validity === false) {
       invalidLooks += 1;
       if (invalidLooks >= 3) {
         await db.execute(
-          sql.raw(
-            `DROP INDEX IF EXISTS ${quoteIdent(mapping.users.schema)}.${quoteIdent(indexName(mapping))}`,
-          ),
+          sql.raw(`DROP INDEX IF EXISTS ${quoteIdent(mapping.users.schema)}.${quoteIdent(name)}`),
         );
         invalidLooks = 0;
       }
     } else {
       try {
-        await run(db, indexSql(mapping, true));
+        await run(db, createSql);
         continue;
       } catch (error) {
         const code = sqlState(error);
@@ -372,10 +397,7 @@ async function buildUniqueIndex(db: DrizzleDatabase, mapping: UsersMapping): Pro
     }
     await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200 * (attempt + 1)));
   }
-  throw new WorkosMigrateError(
-    'install_failed',
-    'workos-migrate: could not build the unique index on workos_user_id',
-  );
+  throw new WorkosMigrateError('install_failed', `workos-migrate: could not build the index ${name}`);
 }
 
 /**
@@ -399,7 +421,8 @@ export async function install(db: DrizzleDatabase, mapping: UsersMapping): Promi
         await run(tx, oneMappingSql(mapping));
         await run(tx, columnSql(mapping));
       });
-      await buildUniqueIndex(db, mapping);
+      await buildIndexConcurrently(db, mapping, indexName(mapping), indexSql(mapping, true));
+      await buildIndexConcurrently(db, mapping, emailIndexName(mapping), emailIndexSql(mapping, true));
       await locked(async (tx) => {
         await run(tx, oneMappingSql(mapping));
         await run(tx, tablesSql());
