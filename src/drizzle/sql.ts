@@ -420,6 +420,8 @@ export async function install(db: DrizzleDatabase, mapping: UsersMapping): Promi
       await locked(async (tx) => {
         await run(tx, oneMappingSql(mapping));
         await run(tx, columnSql(mapping));
+        // Before any index or trigger names a mapped column: a casing mismatch is said as such.
+        await checkColumns(tx, mapping);
       });
       await buildIndexConcurrently(db, mapping, indexName(mapping), indexSql(mapping, true));
       await buildIndexConcurrently(db, mapping, emailIndexName(mapping), emailIndexSql(mapping, true));
@@ -439,7 +441,6 @@ export async function install(db: DrizzleDatabase, mapping: UsersMapping): Promi
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 300 * attempt));
     }
   }
-  await checkColumns(db, mapping);
 }
 
 function sqlState(error: unknown): string | undefined {
