@@ -145,7 +145,11 @@ async function remoteByEmail(address: string) {
 
 beforeAll(async () => {
   app = await openPostgres();
-  t = await startTestEmulator({ onResponse: (response) => onResponse?.(response) });
+  // Sign-ins here check the imported password, not email verification (on by default in WorkOS).
+  t = await startTestEmulator({
+    requireEmailVerification: false,
+    onResponse: (response) => onResponse?.(response),
+  });
   secrets.apiKeys.add(t.emulator.apiKey);
 });
 
