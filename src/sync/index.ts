@@ -159,7 +159,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       const rows = await query<{ user_id: string }>(
         db,
         sql`UPDATE workos_migrate.outbox SET held = false, delete_confirmed = true, next_attempt_at = now()
-            WHERE deleted AND NOT dead AND (held OR NOT delete_confirmed) RETURNING user_id`,
+            WHERE (deleted OR replaced) AND NOT dead AND (held OR NOT delete_confirmed) RETURNING user_id`,
       );
       return rows.length;
     },

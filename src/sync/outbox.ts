@@ -9,6 +9,10 @@ export interface ClaimedRow {
   attempts: number;
   passwordChanged: boolean;
   deleted: boolean;
+  /** A delete of this id was pending when the row came back: a new person, not the one synced. */
+  replaced: boolean;
+  /** login() moved a password to WorkOS that may be older than the local one. */
+  passwordMoved: boolean;
   workosUserId: string | null;
   deleteConfirmed: boolean;
   uncertain: boolean;
@@ -39,7 +43,7 @@ export async function claim(db: DrizzleDatabase, limit: number, leaseMs: number)
             attempts = o.attempts + 1
         FROM due WHERE o.user_id = due.user_id
         RETURNING o.user_id AS "userId", o.version::float8 AS "version", o.priority, o.attempts,
-          o.password_changed AS "passwordChanged", o.deleted, o.workos_user_id AS "workosUserId",
+          o.password_changed AS "passwordChanged", o.deleted, o.replaced, o.password_moved AS "passwordMoved", o.workos_user_id AS "workosUserId",
           o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying,
           to_char(o.enqueued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "enqueuedAt"`,
   );
@@ -131,7 +135,7 @@ export async function holdDeletes(db: DrizzleTransaction): Promise<number> {
   const held = await query<{ user_id: string }>(
     db,
     sql`UPDATE workos_migrate.outbox SET held = true, lease_token = NULL, lease_expires_at = NULL
-        WHERE deleted AND NOT dead AND NOT delete_confirmed AND NOT held RETURNING user_id`,
+        WHERE (deleted OR replaced) AND NOT dead AND NOT delete_confirmed AND NOT held RETURNING user_id`,
   );
   return held.length;
 }
@@ -139,7 +143,7 @@ export async function holdDeletes(db: DrizzleTransaction): Promise<number> {
 export async function pendingDeletes(db: DrizzleTransaction): Promise<number> {
   const rows = await query<{ n: number }>(
     db,
-    sql`SELECT count(*)::int AS n FROM workos_migrate.outbox WHERE deleted AND NOT dead AND NOT delete_confirmed`,
+    sql`SELECT count(*)::int AS n FROM workos_migrate.outbox WHERE (deleted OR replaced) AND NOT dead AND NOT delete_confirmed`,
   );
   return rows[0]?.n ?? 0;
 }
