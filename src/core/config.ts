@@ -1,4 +1,4 @@
-import type { DrizzleDatabase } from './db.js';
+import { type DrizzleDatabase, withDatabaseErrors } from './db.js';
 import { ConfigError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { UsersMapping } from './mapping.js';
@@ -295,7 +295,7 @@ export function resolveConfig(
   const worker = config.worker ?? {};
   const leaseMs = positiveInteger(worker.leaseMs, 30_000, 'worker.leaseMs');
   const resolved: ResolvedConfig = {
-    db: config.db,
+    db: withDatabaseErrors(config.db),
     users: config.users,
     workos: { apiKey, clientId, apiUrl },
     externalIdPrefix: prefix,

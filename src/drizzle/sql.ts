@@ -488,8 +488,8 @@ export async function install(db: DrizzleDatabase, mapping: UsersMapping): Promi
 }
 
 function sqlState(error: unknown): string | undefined {
-  const shaped = error as { code?: string; cause?: { code?: string } };
-  return shaped.cause?.code ?? shaped.code;
+  const shaped = error as { code?: string; sqlState?: string; cause?: { code?: string } };
+  return shaped.sqlState ?? shaped.cause?.code ?? shaped.code;
 }
 
 /** The mapped column names must exist: catches a Drizzle `casing` mismatch at install time. */
