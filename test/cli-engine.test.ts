@@ -138,7 +138,8 @@ beforeAll(async () => {
       VALUES (${`user${i}@example.com`}, ${`First${i}`}, ${`Last${i}`}, ${i % 2 === 0},
               ${i === USERS ? '5f4dcc3b5aa765d61d8327deb882cf99' : hash})`;
   }
-  t = await startTestEmulator();
+  // The login test checks the imported password, not email verification (on by default in WorkOS).
+  t = await startTestEmulator({ requireEmailVerification: false });
 
   dir = mkdtempSync(join(tmpdir(), 'wm-cli-'));
   // What an app's node_modules would hold: this package and drizzle-orm.

@@ -25,7 +25,8 @@ beforeAll(async () => {
   database = await createTestDatabase();
   client = postgres(database.url, { max: 6, onnotice: () => {} });
   db = drizzle(client) as unknown as DrizzleDatabase;
-  t = await startTestEmulator();
+  // Sign-ins here check the mirrored password, not email verification (on by default in WorkOS).
+  t = await startTestEmulator({ requireEmailVerification: false });
 });
 
 afterAll(async () => {

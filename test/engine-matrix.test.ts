@@ -88,7 +88,11 @@ describe.each(cases)('$key keys on $driver, app role not the owner', ({ key, dri
       await app.exec('UPDATE users SET email = $1 WHERE id = $2', [`moved@${domain}`, targetId]);
       await app.exec('DELETE FROM users WHERE id = $1', [goneId]);
       expect(await migrate.syncNow(targetId, { timeoutMs: 30_000 })).toMatchObject({ status: 'synced' });
-      await waitFor(async () => remote(goneId) === undefined, 30_000);
+      // The delete is done once its sync_state row is gone too (it goes after the WorkOS call).
+      await waitFor(
+        async () => remote(goneId) === undefined && (await migrate.status()).synced === 25,
+        30_000,
+      );
       expect(remote(targetId)?.email).toBe(`moved@${domain}`);
       const after = await migrate.status();
       expect(after).toMatchObject({ users: 25, synced: 25, dead: {} });

@@ -125,7 +125,8 @@ async function expectNoPlaintext(): Promise<void> {
 
 beforeAll(async () => {
   app = await openPostgres();
-  t = await startTestEmulator();
+  // As afterEach leaves it; the verification test turns it on.
+  t = await startTestEmulator({ requireEmailVerification: false });
   driver = engine(app.db, t.emulator, { logger: captureLogger });
   await driver.worker.start();
   fastify = Fastify({
