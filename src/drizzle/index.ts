@@ -1,6 +1,14 @@
 export { type EmbeddedDatabase, openEmbeddedDatabase } from './embedded.js';
 export { checkRole, type RoleReport, workerGrantsSql } from './roles.js';
-export { leader, outbox, settings, syncState, workosMigrateSchema, workosUserId } from './schema.js';
+export {
+  leader,
+  outbox,
+  settings,
+  syncState,
+  workosMigrateEmailIndex,
+  workosMigrateSchema,
+  workosUserId,
+} from './schema.js';
 export {
   CAPTURE_VERSION,
   captureSql,
