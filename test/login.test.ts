@@ -286,6 +286,42 @@ describe('WorkOS side', () => {
   });
 });
 
+describe('WorkOS sign-in steps', () => {
+  it('each step is its own reason with the pending token: never misconfigured, never a wrong password, never legacy', async () => {
+    const cases = [
+      ['mfa_enrollment', 'mfa-required', true],
+      ['mfa_challenge', 'mfa-required', true],
+      ['organization_selection_required', 'organization-selection-required', true],
+      ['sso_required', 'sso-required', true],
+      ['radar_challenge', 'challenge-required', true],
+      ['authentication_method_not_allowed', 'authentication-method-not-allowed', false],
+      ['daily_quota_exceeded', 'quota-exceeded', false],
+    ] as const;
+    for (const [step, reason, hasToken] of cases) {
+      const user = await syncedUser(`step-${step.replaceAll('_', '-')}`);
+      t.emulator.control.configure({ signInSteps: { [user.email]: step } });
+      const before = logs.length;
+      const result = await signIn(user.email, user.pass);
+      expect(result, step).toMatchObject({
+        side: 'workos',
+        ok: false,
+        reason,
+        localUserId: user.id,
+        fellBack: false,
+      });
+      if (hasToken) expect(result.pendingAuthenticationToken, step).toEqual(expect.any(String));
+      expect(logs.slice(before).join('\n')).not.toContain('refused the API key');
+    }
+    // An unverified user (WorkOS's default environment) gets the verification step with its token.
+    t.emulator.control.configure({ signInSteps: {}, requireEmailVerification: true });
+    const unverified = await syncedUser('step-unverified', { email_verified: false });
+    const result = await signIn(unverified.email, unverified.pass);
+    expect(result).toMatchObject({ ok: false, reason: 'email-verification-required' });
+    expect(result.pendingAuthenticationToken).toEqual(expect.any(String));
+    expect(legacyCalls).toEqual([]);
+  });
+});
+
 describe('legacy reasons of the cutover rule', () => {
   it('kill-switch at rollout 0', async () => {
     const user = await syncedUser('kill');
