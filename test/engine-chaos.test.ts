@@ -22,7 +22,8 @@ const logger: Logger = {
 
 beforeAll(async () => {
   app = await openPostgres();
-  t = await startTestEmulator({ apiKeys: [API_KEY] });
+  // Password checks below sign in directly: the environment's email-verification step is off.
+  t = await startTestEmulator({ apiKeys: [API_KEY], requireEmailVerification: false });
 });
 
 afterAll(async () => {
