@@ -551,6 +551,31 @@ describe('identity: a reused id, a lost link, a delete that is not ours', () => 
     await app.exec(`DELETE FROM workos_migrate.settings WHERE key = 'last_truncate_at'`);
   });
 
+  it('a reload over deleteThreshold is held like the deletes it implies, then released by confirmDeletes', async () => {
+    const migrate = await startEngine({ deleteThreshold: 2 });
+    const ids = await insertMany('reload-held', 3);
+    await drained();
+    await migrate.worker.stop();
+    await app.exec('DELETE FROM users');
+    for (const id of ids)
+      await app.exec('INSERT INTO users (id, email) VALUES ($1, $2)', [id, email('reload-held-new')]);
+    await migrate.worker.start();
+    await waitFor(
+      async () => (await migrate.status()).deletesAwaitingConfirmation === 3,
+      10_000,
+      'replacements held',
+    );
+    await sleep(300);
+    expect(t.emulator.control.listUsers().map((view) => view.user.email)).not.toContain(
+      expect.stringContaining('reload-held-new'),
+    );
+    expect(await migrate.confirmDeletes()).toBe(3);
+    await drained();
+    const remaining = t.emulator.control.listUsers().map((view) => view.user.email);
+    expect(remaining).toHaveLength(3);
+    for (const address of remaining) expect(address).toContain('reload-held-new');
+  });
+
   it('a row that lost its workos_user_id: the same email relinks, another email is identity_unclear', async () => {
     const migrate = await startEngine();
     const address = email('unlinked');
