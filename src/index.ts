@@ -6,6 +6,7 @@ export {
   type UnleashOptions,
   type WorkerOptions,
   type WorkosMigrateConfig,
+  type WorkosMigrateConfigWithoutDb,
 } from './core/config.js';
 export type { DrizzleDatabase, DrizzleTransaction } from './core/db.js';
 export { ConfigError, type ReasonCode, WorkosMigrateError } from './core/errors.js';

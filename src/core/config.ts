@@ -84,7 +84,7 @@ export interface LoginOptions {
 }
 
 export interface WorkosMigrateConfig {
-  /** The app's Drizzle database (postgres.js or PGlite driver). */
+  /** The app's Drizzle database (node-postgres, postgres.js or PGlite driver). */
   db: DrizzleDatabase;
   /** From `defineUsersMapping`. */
   users: UsersMapping;
@@ -149,8 +149,18 @@ export interface ResolvedConfig
   onPasswordReset: WorkosMigrateConfig['onPasswordReset'];
 }
 
-/** Identity function that types a config; validation happens in `resolveConfig`. */
-export function defineConfig(config: WorkosMigrateConfig): WorkosMigrateConfig {
+/**
+ * A config without `db`, as `workos-migrate.config.ts` may export it: the CLI then opens DATABASE_URL
+ * (or the embedded database), and the app adds its own: `{ ...config, db }`.
+ */
+export type WorkosMigrateConfigWithoutDb = Omit<WorkosMigrateConfig, 'db'> & { db?: undefined };
+
+/** Identity function that types a config (with or without `db`); validation happens in `resolveConfig`. */
+export function defineConfig(config: WorkosMigrateConfig): WorkosMigrateConfig;
+export function defineConfig(config: WorkosMigrateConfigWithoutDb): WorkosMigrateConfigWithoutDb;
+export function defineConfig(
+  config: WorkosMigrateConfig | WorkosMigrateConfigWithoutDb,
+): WorkosMigrateConfig | WorkosMigrateConfigWithoutDb {
   return config;
 }
 
@@ -168,7 +178,10 @@ export function resolveConfig(
 ): ResolvedConfig {
   if (!config || typeof config !== 'object') throw new ConfigError('config', 'must be an object');
   if (!config.db || typeof config.db.execute !== 'function' || typeof config.db.transaction !== 'function') {
-    throw new ConfigError('db', 'must be a Drizzle database (drizzle-orm/postgres-js or drizzle-orm/pglite)');
+    throw new ConfigError(
+      'db',
+      'must be a Drizzle database (drizzle-orm/node-postgres, drizzle-orm/postgres-js or drizzle-orm/pglite)',
+    );
   }
   if (!config.users?.columns) throw new ConfigError('users', 'must come from defineUsersMapping()');
   const apiKey = config.workos?.apiKey ?? env.WORKOS_API_KEY;

@@ -39,3 +39,17 @@ export class ConfigError extends WorkosMigrateError {
     this.name = 'ConfigError';
   }
 }
+
+/**
+ * The database's own message for a failed query, never its SQL or parameters: drizzle wraps driver
+ * errors as `Failed query: <sql> params: <values>` and keeps the PostgreSQL error as `cause`.
+ */
+export function databaseMessage(error: unknown): string {
+  for (let current: unknown = error, depth = 0; current && depth < 5; depth++) {
+    const shaped = current as { message?: unknown; cause?: unknown };
+    const message = typeof shaped.message === 'string' ? shaped.message : undefined;
+    if (message !== undefined && !message.startsWith('Failed query:')) return message;
+    current = shaped.cause;
+  }
+  return 'the database refused the query (no message)';
+}

@@ -2,11 +2,11 @@ import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { type DrizzleDatabase, type DrizzleTransaction, query } from '../core/db.js';
 import { emailLookupSql } from '../core/email.js';
-import { WorkosMigrateError } from '../core/errors.js';
-import { quoteIdent, type UsersMapping } from '../core/mapping.js';
+import { databaseMessage, WorkosMigrateError } from '../core/errors.js';
+import { quoteIdent, quoteLiteral, type UsersMapping } from '../core/mapping.js';
 
 /** Bumped when the shape of the capture SQL changes; installed objects carry it in a comment. */
-export const CAPTURE_VERSION = 1;
+export const CAPTURE_VERSION = 2;
 const LOCK_KEY = 'workos_migrate.install';
 
 /**
@@ -99,7 +99,7 @@ CREATE TABLE IF NOT EXISTS workos_migrate.settings (
 -- version (so an in-flight sync of the old state does not complete the row), raises a backfill row to
 -- live priority, revives a dead row, and keeps the password bit sticky.
 CREATE OR REPLACE FUNCTION workos_migrate.enqueue(p_user_id text, p_password_changed boolean, p_deleted boolean, p_workos_user_id text)
-RETURNS void LANGUAGE sql AS $fn$
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
   INSERT INTO workos_migrate.outbox AS o (user_id, password_changed, deleted, workos_user_id)
   VALUES (p_user_id, p_password_changed, p_deleted, p_workos_user_id)
   ON CONFLICT (user_id) DO UPDATE SET
@@ -116,7 +116,8 @@ RETURNS void LANGUAGE sql AS $fn$
     dead = false,
     dead_reason = NULL,
     updated_at = now();
-$fn$;`;
+$fn$;
+REVOKE ALL ON FUNCTION workos_migrate.enqueue(text, boolean, boolean, text) FROM PUBLIC;`;
 }
 
 /** Every mirrored column of the users table, as `OLD."x"` / `NEW."x"` lists for a row comparison. */
@@ -138,6 +139,18 @@ function row(prefix: 'OLD' | 'NEW', names: string[]): string {
   return `ROW(${names.map((name) => `${prefix}.${quoteIdent(name)}`).join(', ')})`;
 }
 
+/**
+ * Capture functions run as the installing role (the table owner), not as the writer: an app role
+ * allowed to write the users table needs no grant on workos_migrate. A fixed search_path (every
+ * reference in the bodies is schema-qualified) keeps a writer's own schemas out of them.
+ */
+const DEFINER = 'SECURITY DEFINER SET search_path = pg_catalog, pg_temp';
+
+/** Nobody calls a trigger function directly; EXECUTE is checked only when a trigger is created. */
+function revokeSql(name: string): string {
+  return `REVOKE ALL ON FUNCTION workos_migrate.${name}() FROM PUBLIC;`;
+}
+
 /** The capture functions and triggers for one mapping (no tables). */
 export function captureSql(mapping: UsersMapping): string {
   const { columns, users } = mapping;
@@ -152,7 +165,7 @@ export function captureSql(mapping: UsersMapping): string {
       ? `${row('OLD', hashColumns)} IS DISTINCT FROM ${row('NEW', hashColumns)}`
       : 'false';
   let body = `CREATE OR REPLACE FUNCTION workos_migrate.capture_user_change() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql ${DEFINER} AS $fn$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     PERFORM workos_migrate.enqueue(OLD.${id}::text, false, true, OLD.${workosId});
@@ -175,11 +188,12 @@ BEGIN
   RETURN NEW;
 END
 $fn$;
+${revokeSql('capture_user_change')}
 
 -- TRUNCATE fires no row triggers: record it, and turn every synced user into a pending delete, which
 -- the mass-delete threshold then holds for an operator.
 CREATE OR REPLACE FUNCTION workos_migrate.capture_users_truncate() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql ${DEFINER} AS $fn$
 BEGIN
   INSERT INTO workos_migrate.settings (key, value) VALUES ('last_truncate_at', to_jsonb(now()))
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now();
@@ -187,6 +201,7 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
+${revokeSql('capture_users_truncate')}
 
 DROP TRIGGER IF EXISTS workos_migrate_capture ON ${users.qualified};
 CREATE TRIGGER workos_migrate_capture AFTER INSERT OR UPDATE OR DELETE ON ${users.qualified}
@@ -201,7 +216,7 @@ CREATE TRIGGER workos_migrate_capture_truncate AFTER TRUNCATE ON ${users.qualifi
     body += `
 
 CREATE OR REPLACE FUNCTION workos_migrate.capture_credential_change() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql ${DEFINER} AS $fn$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     PERFORM workos_migrate.enqueue(OLD.${userId}::text, true, false, NULL)
@@ -215,6 +230,7 @@ BEGIN
   RETURN NEW;
 END
 $fn$;
+${revokeSql('capture_credential_change')}
 
 DROP TRIGGER IF EXISTS workos_migrate_capture_credentials ON ${c.table.qualified};
 CREATE TRIGGER workos_migrate_capture_credentials AFTER INSERT OR UPDATE OR DELETE ON ${c.table.qualified}
@@ -233,6 +249,49 @@ function captureFingerprint(mapping: UsersMapping, body?: string): string {
 
 export function expectedFingerprint(mapping: UsersMapping): string {
   return captureFingerprint(mapping);
+}
+
+/** The triggers a mapping installs, as (trigger name, schema, table). */
+function captureTriggers(mapping: UsersMapping): [string, string, string][] {
+  const { users } = mapping;
+  const triggers: [string, string, string][] = [
+    ['workos_migrate_capture', users.schema, users.name],
+    ['workos_migrate_capture_truncate', users.schema, users.name],
+  ];
+  if (mapping.credentials) {
+    const table = mapping.credentials.table;
+    triggers.push(['workos_migrate_capture_credentials', table.schema, table.name]);
+  }
+  return triggers;
+}
+
+/** SQLSTATE of the refusal below (object_not_in_prerequisite_state). */
+const OTHER_MAPPING_STATE = '55000';
+
+/**
+ * One mapping per database: the outbox and sync_state are keyed by user id alone, so a second users
+ * table would share ids with the first, and its capture functions would replace the first table's.
+ * Installing over a capture trigger this mapping would not place is refused, in the printed migration
+ * too, before anything changes.
+ */
+function oneMappingSql(mapping: UsersMapping): string {
+  const expected = captureTriggers(mapping)
+    .map((trigger) => `(${trigger.map(quoteLiteral).join(', ')})`)
+    .join(', ');
+  return `DO $fn$
+DECLARE other text;
+BEGIN
+  SELECT string_agg(DISTINCT format('%I.%I', n.nspname, c.relname), ', ') INTO other
+    FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE t.tgname LIKE 'workos_migrate_capture%' AND NOT t.tgisinternal
+      AND (t.tgname::text, n.nspname::text, c.relname::text) NOT IN (VALUES ${expected});
+  IF other IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '${OTHER_MAPPING_STATE}',
+      MESSAGE = format('workos-migrate: this database already mirrors another mapping (capture trigger on %s); one users mapping per database: run workos-migrate uninstall with that mapping''s config first (it keeps workos_user_id and your data), then install this one', other);
+  END IF;
+END
+$fn$;`;
 }
 
 /** The users table's new column, without its unique index (built separately, concurrently). */
@@ -265,6 +324,7 @@ export function installSql(mapping: UsersMapping): string {
   const statements = [
     `SET LOCAL lock_timeout = '5s'`,
     `SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'))`,
+    ...splitStatements(oneMappingSql(mapping)),
     ...splitStatements(columnSql(mapping)),
     ...splitStatements(indexSql(mapping, false)),
     ...splitStatements(emailIndexSql(mapping, false)),
@@ -357,22 +417,30 @@ export async function install(db: DrizzleDatabase, mapping: UsersMapping): Promi
   // and that one starts over.
   for (let attempt = 1; ; attempt++) {
     try {
-      await locked((tx) => run(tx, columnSql(mapping)));
+      await locked(async (tx) => {
+        await run(tx, oneMappingSql(mapping));
+        await run(tx, columnSql(mapping));
+        // Before any index or trigger names a mapped column: a casing mismatch is said as such.
+        await checkColumns(tx, mapping);
+      });
       await buildIndexConcurrently(db, mapping, indexName(mapping), indexSql(mapping, true));
       await buildIndexConcurrently(db, mapping, emailIndexName(mapping), emailIndexSql(mapping, true));
       await locked(async (tx) => {
+        await run(tx, oneMappingSql(mapping));
         await run(tx, tablesSql());
         await run(tx, captureSql(mapping));
       });
       break;
     } catch (error) {
       const code = sqlState(error);
+      if (code === OTHER_MAPPING_STATE) {
+        throw new WorkosMigrateError('other_mapping_installed', databaseMessage(error));
+      }
       // 40P01 deadlock, 55P03 lock_timeout, XX000 "tuple concurrently updated" on catalog rows.
       if (attempt >= 8 || (code !== '40P01' && code !== '55P03' && code !== 'XX000')) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 300 * attempt));
     }
   }
-  await checkColumns(db, mapping);
 }
 
 function sqlState(error: unknown): string | undefined {
