@@ -22,8 +22,7 @@ const logger: Logger = {
 
 beforeAll(async () => {
   app = await openPostgres();
-  // Password checks below sign in directly: the environment's email-verification step is off.
-  t = await startTestEmulator({ apiKeys: [API_KEY], requireEmailVerification: false });
+  t = await startTestEmulator({ apiKeys: [API_KEY] });
 });
 
 afterAll(async () => {
