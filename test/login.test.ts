@@ -792,7 +792,7 @@ describe('same person only (identity-mismatch)', () => {
     const warning = logs.slice(before).find((line) => line.includes('other than the linked one'));
     expect(warning).toContain(stranger.id);
     // Queued for a re-check against WorkOS, which finds the email held by a stranger: dead-lettered.
-    await waitFor(async () => (await outboxRow(user.id))?.dead === true, 15_000, 'the re-check');
+    await waitFor(async () => (await outboxRow(user.id))?.dead === true, 25_000, 'the re-check');
     expect((await outboxRow(user.id))?.dead_reason).toBe('email_owned_elsewhere');
     // From then on the legacy side decides: the stranger's password is not the user's.
     expect(await signIn(user.email, strangerPass)).toMatchObject({
@@ -805,7 +805,7 @@ describe('same person only (identity-mismatch)', () => {
       ok: true,
       localUserId: user.id,
     });
-  });
+  }, 60_000);
 
   it('the linked WorkOS user was deleted in WorkOS and the email signed up again there: refused', async () => {
     const user = await syncedUser('gone');
@@ -817,9 +817,9 @@ describe('same person only (identity-mismatch)', () => {
       ok: false,
       reason: 'identity-mismatch',
     });
-    await waitFor(async () => (await outboxRow(user.id))?.dead === true, 15_000, 'the re-check');
+    await waitFor(async () => (await outboxRow(user.id))?.dead === true, 25_000, 'the re-check');
     expect((await outboxRow(user.id))?.dead_reason).toBe('deleted_in_workos');
-  });
+  }, 60_000);
 });
 
 describe('no credential outlives its revocation', () => {
