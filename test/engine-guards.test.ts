@@ -657,6 +657,18 @@ describe('email changes and written-means-confirmed', () => {
     });
   });
 
+  it('a create WorkOS answers without a field sent: the field is sent again, and what WorkOS answered is recorded', async () => {
+    const migrate = await startEngine();
+    t.emulator.control.script({ kind: 'ignore_field', field: 'first_name', method: 'POST', count: 1 });
+    const id = await insertUser({ email: email('ignored-create'), first_name: 'Cora', email_verified: true });
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    expect(t.emulator.control.getUser(`app_${id}`)?.user.first_name).toBe('Cora');
+    const [state] = await app.exec('SELECT first_name FROM workos_migrate.sync_state WHERE user_id = $1', [
+      id,
+    ]);
+    expect(state?.first_name).toBe('Cora');
+  });
+
   it('an update WorkOS answers without the field sent: retried once, then dead workos_ignored_change naming it', async () => {
     const migrate = await startEngine();
     const id = await insertUser({ email: email('ignored'), first_name: 'Ivy', email_verified: true });
