@@ -5,16 +5,16 @@ import { query } from '../core/db.js';
 
 import { quoteIdent } from '../core/mapping.js';
 import { createFlags, type Flags, type FreezeState, type RolloutState } from '../flags/flags.js';
+import { type CutoverDecision, decideCutover } from '../signin/cutover.js';
+import { type LoginInput, type LoginResult, login } from '../signin/login.js';
 import { createWorkosClient } from '../workos/client.js';
 import { enqueueBackfill } from './backfill.js';
-import { type CutoverDecision, decideCutover } from './cutover.js';
 import { idEquals } from './local-user.js';
-import { type LoginInput, type LoginResult, login } from './login.js';
 import { type MigrationStatus, readStatus } from './status.js';
 import { Worker, type WorkerCounters } from './worker.js';
 
-export type { CutoverDecision, LegacyReason } from './cutover.js';
-export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from './login.js';
+export type { CutoverDecision, LegacyReason } from '../signin/cutover.js';
+export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from '../signin/login.js';
 export type { MigrationStatus } from './status.js';
 
 /** `status()` plus the flags as this process sees them. */

@@ -4,9 +4,9 @@ import type { ResolvedConfig } from '../core/config.js';
 import { query } from '../core/db.js';
 import { normaliseEmail } from '../core/email.js';
 import type { Flags } from '../flags/flags.js';
+import { findLocalUserByEmail, loadLocalUser, localUserSelect } from '../sync/local-user.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { decideCutover, type LegacyReason } from './cutover.js';
-import { findLocalUserByEmail, loadLocalUser, localUserSelect } from './local-user.js';
 
 /** What `verifyLegacy` is given: the app checks the password against its own stored hash. */
 export interface LegacyCredentials {

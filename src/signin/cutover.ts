@@ -3,7 +3,7 @@ import type { ResolvedConfig } from '../core/config.js';
 import { query } from '../core/db.js';
 import { quoteIdent } from '../core/mapping.js';
 import type { Flags } from '../flags/flags.js';
-import { idEquals } from './local-user.js';
+import { idEquals } from '../sync/local-user.js';
 
 /** Why a login stays on the legacy side (DESIGN.md, "Password states and the cutover rule"). */
 export type LegacyReason =
