@@ -158,7 +158,7 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
   if (refusal) throw refusal;
   // Verify even when the user is missing or has no password, so timing says nothing.
   const stored = user?.password ?? null;
-  const ok = stored !== null && (await verifyPassword(stored, password));
+  const ok = stored !== null && (await verifyPassword(stored, password, ctx.settings.misreadHashTypes));
   if (!user || !ok || ctx.store.get(user.wire.id) !== user) throw INVALID_CREDENTIALS();
   if (ctx.settings.requireEmailVerification && !user.wire.email_verified) {
     throw new ApiError(403, {

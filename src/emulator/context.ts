@@ -1,4 +1,4 @@
-import type { EmailTakenMode, SignInSteps } from './options.js';
+import type { EmailTakenMode, MisreadHashType, SignInSteps } from './options.js';
 import type { PasswordPolicy } from './password-policy.js';
 import type { HashRanges } from './passwords.js';
 import type { EmulatorStore } from './store.js';
@@ -12,6 +12,7 @@ export interface ApiContext {
     passwordHashRanges: HashRanges;
     requireEmailVerification: boolean;
     signInSteps: SignInSteps;
+    misreadHashTypes: readonly MisreadHashType[];
     clientIds: readonly string[];
     apiKeys: readonly string[];
   };
