@@ -28,6 +28,12 @@ export interface CutoverFacts extends CutoverDecision {
   signedInWithWorkos: boolean;
   /** When sync_state was last written (text, exact): login() marks a moved password only if unchanged. */
   syncedAt: string | null;
+  /** The `updated_at` WorkOS answered at our last write: healing needs the WorkOS user unchanged since. */
+  workosUpdatedAt: string | null;
+  /** Source format id of the imported hash WorkOS holds, or null (none imported). */
+  hashFormat: string | null;
+  /** This user's own password was seen to work at WorkOS (a shadow match or a healed sign-in). */
+  passwordVerified: boolean;
 }
 
 /**
@@ -47,7 +53,15 @@ export async function decideCutover(
   user: { userId: string; email: string },
 ): Promise<CutoverFacts> {
   const rollout = flags.rolloutFor(user);
-  const facts = { workosUserId: null, passwordState: null, signedInWithWorkos: false, syncedAt: null };
+  const facts = {
+    workosUserId: null,
+    passwordState: null,
+    signedInWithWorkos: false,
+    syncedAt: null,
+    workosUpdatedAt: null,
+    hashFormat: null,
+    passwordVerified: false,
+  };
   if (rollout !== 'in-rollout') return { target: 'legacy', reason: rollout, ...facts };
   const { db, users } = config;
   const disabled = users.columns.disabled
@@ -61,12 +75,16 @@ export async function decideCutover(
     password_state: string | null;
     signed_in: boolean;
     synced_at: string | null;
+    workos_updated_at: string | null;
+    hash_format: string | null;
+    verified: boolean | null;
     queued: boolean;
     dead: boolean | null;
   }>(
     db,
     sql`SELECT ${disabled} AS disabled, s.workos_user_id, s.password_state,
-          s.workos_signed_in_at IS NOT NULL AS signed_in, s.synced_at::text AS synced_at, o.user_id IS NOT NULL AS queued, o.dead
+          s.workos_signed_in_at IS NOT NULL AS signed_in, s.synced_at::text AS synced_at,
+          s.workos_updated_at, s.hash_format, s.password_verified_at IS NOT NULL AS verified, o.user_id IS NOT NULL AS queued, o.dead
         FROM (VALUES (1)) AS one (x)
         LEFT JOIN workos_migrate.sync_state s ON s.user_id = ${user.userId}
         LEFT JOIN workos_migrate.outbox o ON o.user_id = ${user.userId}`,
@@ -76,6 +94,9 @@ export async function decideCutover(
     passwordState: row?.password_state ?? null,
     signedInWithWorkos: row?.signed_in === true,
     syncedAt: row?.synced_at ?? null,
+    workosUpdatedAt: row?.workos_updated_at ?? null,
+    hashFormat: row?.hash_format ?? null,
+    passwordVerified: row?.verified === true,
   };
   const legacy = (reason: LegacyReason): CutoverFacts => ({ target: 'legacy', reason, ...known });
   if (row?.disabled === true) return legacy('disabled');

@@ -1,5 +1,5 @@
 import type { User, WorkOS } from '@workos-inc/node';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
 import { query } from '../core/db.js';
 import { normaliseEmail } from '../core/email.js';
@@ -7,6 +7,7 @@ import type { Flags } from '../flags/flags.js';
 import { findLocalUserByEmail, loadLocalUser, localUserSelect } from '../sync/local-user.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { decideCutover, type LegacyReason } from './cutover.js';
+import { recordFormatOutcome } from './shadow.js';
 
 /** What `verifyLegacy` is given: the app checks the password against its own stored hash. */
 export interface LegacyCredentials {
@@ -65,6 +66,11 @@ interface LoginAnswer {
 /** A sign-in that counts: `localUserId` is the local user it is for. */
 export interface LoginSuccess extends LoginAnswer {
   ok: true;
+  /**
+   * WorkOS refused this user's correct password (an imported hash read differently) and the password
+   * was set in WorkOS from this sign-in: the import was healed.
+   */
+  healed?: true;
   localUserId: string;
   workosUser?: User;
   accessToken?: string;
@@ -206,6 +212,61 @@ export async function login(
   const workosUserId = decision.workosUserId as string;
   const unreachable = (kind: string) => kind === 'no_answer' || kind === 'server_error';
 
+  /** Why setting the password at sign-in failed, as the reason the legacy answer carries. */
+  const moveFailure = (error: unknown, what: string): LoginReason => {
+    const failure = classifyWorkosError(error);
+    logger.warn(
+      { userId: localUserId, kind: failure.kind, code: failure.code },
+      `workos-migrate: ${what} at sign-in failed; the user stays on legacy`,
+    );
+    return failure.kind === 'weak_password'
+      ? 'password-strength'
+      : unreachable(failure.kind)
+        ? 'workos-unreachable'
+        : failure.kind === 'rate_limited'
+          ? 'rate-limited'
+          : 'workos-rejected';
+  };
+  /**
+   * The password just sent is the one the legacy check verified. If the user changed it meanwhile
+   * (that change may already be mirrored, even as a revocation), this older one must not stay in
+   * WorkOS: keep it only while the stored hash is the verified one, no password change is queued, and
+   * no sync wrote sync_state since the decision (synced_at unchanged), applying `mark` in the same
+   * statement; else have the worker send the current password state again (an unimportable or
+   * revoked one replaces the password just set). Answers whether the password may stay.
+   */
+  const keepMovedPassword = async (mark: SQL, expectedState: string): Promise<boolean> => {
+    const current = await loadLocalUser(db, users, localUserSelect(users), localUserId);
+    const kept =
+      current?.passwordHash === user.passwordHash &&
+      current.passwordHashType === user.passwordHashType &&
+      current.disabled === false &&
+      (
+        await query<{ user_id: string }>(
+          db,
+          sql`UPDATE workos_migrate.sync_state SET ${mark}
+              WHERE user_id = ${localUserId} AND password_state = ${expectedState}
+                AND synced_at::text IS NOT DISTINCT FROM ${decision.syncedAt}
+                AND NOT EXISTS (SELECT 1 FROM workos_migrate.outbox
+                                WHERE user_id = ${localUserId} AND password_changed)
+              RETURNING user_id`,
+        )
+      ).length > 0;
+    if (kept) return true;
+    // One transaction: the worker cannot finish the row between the enqueue and the mark.
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, true, ${current === null}, NULL)`);
+      await tx.execute(
+        sql`UPDATE workos_migrate.outbox SET password_moved = true WHERE user_id = ${localUserId}`,
+      );
+    });
+    logger.warn(
+      { userId: localUserId },
+      'workos-migrate: the password changed during sign-in; its current hash is sent again',
+    );
+    return false;
+  };
+
   if (decision.passwordState === 'login') {
     // The hash could not be imported: the legacy check decides, then WorkOS gets the password.
     const verdict = await legacyCheck();
@@ -214,61 +275,15 @@ export async function login(
     try {
       await workos.userManagement.updateUser({ userId: workosUserId, password: input.password });
     } catch (error) {
-      const failure = classifyWorkosError(error);
-      logger.warn(
-        { userId: localUserId, kind: failure.kind, code: failure.code },
-        'workos-migrate: moving a password at sign-in failed; the user stays on legacy',
-      );
-      const reason: LoginReason =
-        failure.kind === 'weak_password'
-          ? 'password-strength'
-          : unreachable(failure.kind)
-            ? 'workos-unreachable'
-            : failure.kind === 'rate_limited'
-              ? 'rate-limited'
-              : 'workos-rejected';
+      const reason = moveFailure(error, 'moving a password');
       return { side: 'legacy', ok: true, reason, localUserId, fellBack: reason === 'workos-unreachable' };
     }
-    // The password just sent is the one the legacy check verified. If the user changed it meanwhile
-    // (that change may already be mirrored, even as a revocation), this older one must not stay in
-    // WorkOS: mark the password moved only while the stored hash is the verified one, no password
-    // change is queued, and no sync wrote sync_state since the decision (synced_at unchanged); else
-    // have the worker send the current password state again (an unimportable or revoked one replaces
-    // the password just set) and let this sign-in be retried.
-    const current = await loadLocalUser(db, users, localUserSelect(users), localUserId);
-    const marked =
-      current?.passwordHash === user.passwordHash &&
-      current.passwordHashType === user.passwordHashType &&
-      current.disabled === false &&
-      (
-        await query<{ user_id: string }>(
-          db,
-          sql`UPDATE workos_migrate.sync_state SET password_state = 'synced', password_reason = NULL
-              WHERE user_id = ${localUserId} AND password_state = 'login'
-                AND synced_at::text IS NOT DISTINCT FROM ${decision.syncedAt}
-                AND NOT EXISTS (SELECT 1 FROM workos_migrate.outbox
-                                WHERE user_id = ${localUserId} AND password_changed)
-              RETURNING user_id`,
-        )
-      ).length > 0;
-    if (!marked) {
-      // One transaction: the worker cannot finish the row between the enqueue and the mark.
-      await db.transaction(async (tx) => {
-        await tx.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, true, ${current === null}, NULL)`);
-        await tx.execute(
-          sql`UPDATE workos_migrate.outbox SET password_moved = true WHERE user_id = ${localUserId}`,
-        );
-      });
-      logger.warn(
-        { userId: localUserId },
-        'workos-migrate: the password changed during sign-in; its current hash is sent again',
-      );
+    if (!(await keepMovedPassword(sql`password_state = 'synced', password_reason = NULL`, 'login')))
       return refused('legacy', 'pending-sync', localUserId);
-    }
   }
 
   const externalId = `${config.externalIdPrefix}${localUserId}`;
-  /** A sign-in (or a sign-in step) for another WorkOS user than the linked one: refused and re-checked. */
+  /** A sign-in (or a sign-in step) for another WorkOS user than the linked one: refused, and re-checked. */
   const identityMismatch = async (signedInWorkosUserId: string): Promise<LoginResult> => {
     logger.warn(
       { userId: localUserId, linkedWorkosUserId: workosUserId, signedInWorkosUserId },
@@ -282,75 +297,129 @@ export async function login(
     return refused('workos', 'identity-mismatch', localUserId);
   };
 
-  try {
-    const answer = await workos.userManagement.authenticateWithPassword({
-      clientId: config.workos.clientId,
-      email: user.email,
-      password: input.password,
-      ...(input.ipAddress ? { ipAddress: input.ipAddress } : {}),
-      ...(input.userAgent ? { userAgent: input.userAgent } : {}),
-    });
-    // WorkOS signs in whoever holds the email there now: that counts only if it is the WorkOS user
-    // linked to this local user (stored id on both sides, and our external id).
+  /**
+   * Self-healing: WorkOS said "wrong password" for a user who never signed in through WorkOS, whose
+   * WorkOS user nobody changed since our last write (same `updated_at`), holding an imported hash. If
+   * the legacy check passes, WorkOS read the import differently: set the password from the plaintext,
+   * count a mismatch for the format, and sign in again. Null when the rule does not apply.
+   */
+  const heal = async (): Promise<LoginResult | null> => {
+    const format = decision.hashFormat;
     if (
-      answer.user.id !== workosUserId ||
-      (user.workosUserId !== null && user.workosUserId !== workosUserId) ||
-      answer.user.externalId !== externalId
-    ) {
-      return identityMismatch(answer.user.id);
+      decision.signedInWithWorkos ||
+      decision.passwordState !== 'synced' ||
+      format === null ||
+      decision.workosUpdatedAt === null
+    )
+      return null;
+    let linked: User;
+    try {
+      linked = await workos.userManagement.getUser(workosUserId);
+    } catch {
+      return null;
     }
-    await db.execute(
-      sql`UPDATE workos_migrate.sync_state SET workos_signed_in_at = now()
-          WHERE user_id = ${localUserId} AND workos_signed_in_at IS NULL`,
+    // Someone changed the WorkOS user (a password set there, a reset): its password is not our import.
+    if (linked.updatedAt !== decision.workosUpdatedAt || linked.externalId !== externalId) return null;
+    const verdict = await legacyCheck();
+    if (verdict === 'limited') return refused('workos', 'rate-limited', localUserId);
+    if (!verdict) return refused('workos', 'invalid-credentials', localUserId);
+    try {
+      await workos.userManagement.updateUser({ userId: workosUserId, password: input.password });
+    } catch (error) {
+      const reason = moveFailure(error, 'healing a misread password');
+      return { side: 'legacy', ok: true, reason, localUserId, fellBack: reason === 'workos-unreachable' };
+    }
+    await recordFormatOutcome(db, format, 'mismatch', { healed: true });
+    logger.warn(
+      { userId: localUserId, hashFormat: format },
+      'workos-migrate: WorkOS refused a password the legacy check accepted (an import read differently); the password was set in WorkOS',
     );
-    return {
-      side: 'workos',
-      ok: true,
-      reason: 'authenticated',
-      localUserId,
-      workosUser: answer.user,
-      accessToken: answer.accessToken,
-      refreshToken: answer.refreshToken,
-      fellBack: false,
-    };
-  } catch (error) {
-    const failure = classifyWorkosError(error);
-    const workosSide = (reason: LoginReason): LoginResult => refused('workos', reason, localUserId);
-    if (failure.kind === 'sign_in_step') {
-      // A step that names its user (MFA, organization selection) must name the linked one too.
-      const stepUserId = (error as { rawData?: { user?: { id?: unknown } } } | null)?.rawData?.user?.id;
-      if (typeof stepUserId === 'string' && stepUserId !== workosUserId) return identityMismatch(stepUserId);
-      return refused('workos', SIGN_IN_STEPS[failure.code ?? ''] ?? 'challenge-required', localUserId, {
-        pendingAuthenticationToken: failure.pendingAuthenticationToken ?? undefined,
+    if (!(await keepMovedPassword(sql`password_verified_at = now()`, 'synced')))
+      return refused('legacy', 'pending-sync', localUserId);
+    return signInAtWorkos(true);
+  };
+
+  const signInAtWorkos = async (healing: boolean): Promise<LoginResult> => {
+    try {
+      const answer = await workos.userManagement.authenticateWithPassword({
+        clientId: config.workos.clientId,
+        email: user.email as string,
+        password: input.password,
+        ...(input.ipAddress ? { ipAddress: input.ipAddress } : {}),
+        ...(input.userAgent ? { userAgent: input.userAgent } : {}),
       });
-    }
-    if (failure.kind === 'quota_exceeded') return workosSide('quota-exceeded');
-    if (failure.kind === 'rate_limited') return workosSide('rate-limited');
-    if (unreachable(failure.kind)) {
-      // Falling back is safe only while the legacy password is still the user's password: once they
-      // signed in through WorkOS, a password they set there would be bypassed.
-      if (decision.signedInWithWorkos) return workosSide('workos-unreachable');
-      logger.warn(
-        { userId: localUserId, kind: failure.kind },
-        'workos-migrate: WorkOS unreachable at sign-in; legacy check used',
+      // WorkOS signs in whoever holds the email there now: that counts only if it is the WorkOS user
+      // linked to this local user (stored id on both sides, and our external id).
+      if (
+        answer.user.id !== workosUserId ||
+        (user.workosUserId !== null && user.workosUserId !== workosUserId) ||
+        answer.user.externalId !== externalId
+      ) {
+        return identityMismatch(answer.user.id);
+      }
+      await db.execute(
+        sql`UPDATE workos_migrate.sync_state SET workos_signed_in_at = now()
+            WHERE user_id = ${localUserId} AND workos_signed_in_at IS NULL`,
       );
-      return legacyAnswer('workos-unreachable', true);
+      return {
+        side: 'workos',
+        ok: true,
+        reason: 'authenticated',
+        localUserId,
+        workosUser: answer.user,
+        accessToken: answer.accessToken,
+        refreshToken: answer.refreshToken,
+        fellBack: false,
+        ...(healing ? { healed: true as const } : {}),
+      };
+    } catch (error) {
+      const failure = classifyWorkosError(error);
+      const workosSide = (reason: LoginReason): LoginResult => refused('workos', reason, localUserId);
+      if (failure.kind === 'sign_in_step') {
+        // A step that names its user (MFA, organization selection) must name the linked one too.
+        const stepUserId = (error as { rawData?: { user?: { id?: unknown } } } | null)?.rawData?.user?.id;
+        if (typeof stepUserId === 'string' && stepUserId !== workosUserId)
+          return identityMismatch(stepUserId);
+        return refused('workos', SIGN_IN_STEPS[failure.code ?? ''] ?? 'challenge-required', localUserId, {
+          pendingAuthenticationToken: failure.pendingAuthenticationToken ?? undefined,
+        });
+      }
+      if (failure.kind === 'quota_exceeded') return workosSide('quota-exceeded');
+      // WorkOS's per-email limit: never a reason to run the legacy check.
+      if (failure.kind === 'rate_limited') return workosSide('rate-limited');
+      if (unreachable(failure.kind)) {
+        // Falling back is safe only while the legacy password is still the user's password: once they
+        // signed in through WorkOS, a password they set there would be bypassed.
+        if (decision.signedInWithWorkos) return workosSide('workos-unreachable');
+        logger.warn(
+          { userId: localUserId, kind: failure.kind },
+          'workos-migrate: WorkOS unreachable at sign-in; legacy check used',
+        );
+        return legacyAnswer('workos-unreachable', true);
+      }
+      // An unknown client id comes back as an OAuth error (400 `invalid_client`), which carries its code
+      // in `error`, not `code`: without this it read as the user's wrong password.
+      const oauthError = (error as { error?: unknown } | null)?.error;
+      if (
+        oauthError === 'invalid_client' ||
+        oauthError === 'unauthorized_client' ||
+        (failure.kind === 'auth' &&
+          failure.code !== 'invalid_grant' &&
+          failure.code !== 'invalid_credentials')
+      ) {
+        logger.error(
+          { status: failure.status, code: failure.code },
+          'workos-migrate: WorkOS refused the API key or client id at sign-in',
+        );
+        return workosSide('workos-misconfigured');
+      }
+      if (!healing && failure.kind === 'invalid_credentials') {
+        const healed = await heal();
+        if (healed) return healed;
+      }
+      // Any other 4xx is WorkOS's answer about these credentials: never a reason to try legacy.
+      return workosSide('invalid-credentials');
     }
-    // An unknown client id comes back as an OAuth error (400 `invalid_client`), which carries its code
-    // in `error`, not `code`: without this it read as the user's wrong password.
-    const oauthError = (error as { error?: unknown } | null)?.error;
-    if (
-      oauthError === 'invalid_client' ||
-      oauthError === 'unauthorized_client' ||
-      (failure.kind === 'auth' && failure.code !== 'invalid_grant' && failure.code !== 'invalid_credentials')
-    ) {
-      logger.error(
-        { status: failure.status, code: failure.code },
-        'workos-migrate: WorkOS refused the API key or client id at sign-in',
-      );
-      return workosSide('workos-misconfigured');
-    }
-    // Any other 4xx is WorkOS's answer about these credentials: never a reason to try legacy.
-    return workosSide('invalid-credentials');
-  }
+  };
+  return signInAtWorkos(false);
 }
