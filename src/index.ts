@@ -1,8 +1,11 @@
 export {
+  type CutoverOptions,
   defineConfig,
   type FlagsOptions,
   type LoginOptions,
   type PasswordResetRequest,
+  type ProvenFormatsOptions,
+  type ShadowOptions,
   type UnleashOptions,
   type WorkerOptions,
   type WorkosMigrateConfig,
@@ -20,6 +23,7 @@ export {
 export {
   type CutoverDecision,
   createWorkosMigrate,
+  type FormatEvidence,
   type LegacyCredentials,
   type LegacyReason,
   type LoginInput,

@@ -16,6 +16,8 @@ export interface ApiContext {
     clientIds: readonly string[];
     apiKeys: readonly string[];
   };
+  /** Sessions issued by authenticate (by `sid`): revoked ones are kept as revoked. */
+  sessions: Map<string, { userId: string; revoked: boolean }>;
   /** Milliseconds until the per-email limit lets this email through again; 0 = allowed now. */
   authenticateWait(email: string): number;
   passwordResetWait(email: string): number;

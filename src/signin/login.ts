@@ -7,7 +7,7 @@ import type { Flags } from '../flags/flags.js';
 import { findLocalUserByEmail, loadLocalUser, localUserSelect } from '../sync/local-user.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { decideCutover, type LegacyReason } from './cutover.js';
-import { recordFormatOutcome } from './shadow.js';
+import { recordFormatOutcome, type ShadowChecker } from './shadow.js';
 
 /** What `verifyLegacy` is given: the app checks the password against its own stored hash. */
 export interface LegacyCredentials {
@@ -154,6 +154,7 @@ export async function login(
   flags: Flags,
   workos: WorkOS,
   input: LoginInput,
+  shadow: ShadowChecker | null = null,
 ): Promise<LoginResult> {
   const { db, users, logger } = config;
   const limiter = limiterFor(config);
@@ -203,9 +204,10 @@ export async function login(
   const legacyAnswer = async (reason: LoginReason, fellBack = false): Promise<LoginResult> => {
     const verdict = await legacyCheck();
     if (verdict === 'limited') return refused('legacy', 'rate-limited', localUserId, { fellBack });
-    return verdict
-      ? { side: 'legacy', ok: true, reason, localUserId, fellBack }
-      : refused('legacy', reason, localUserId, { fellBack });
+    if (!verdict) return refused('legacy', reason, localUserId, { fellBack });
+    // Legacy decided: try the same password at WorkOS in the background (not when WorkOS is down).
+    if (!fellBack) shadow?.offer({ localUserId, email: user.email as string, password: input.password });
+    return { side: 'legacy', ok: true, reason, localUserId, fellBack };
   };
   const decision = await decideCutover(config, flags, { userId: localUserId, email: user.email });
   if (decision.target === 'legacy') return legacyAnswer(decision.reason as LegacyReason);
@@ -289,11 +291,15 @@ export async function login(
       { userId: localUserId, linkedWorkosUserId: workosUserId, signedInWorkosUserId },
       'workos-migrate: WorkOS signed in a user other than the linked one; refused, and the user is queued for a re-check',
     );
-    await db.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, false, false, NULL)`);
-    // Re-read the linked WorkOS user rather than trust the last-synced values.
-    await db.execute(
-      sql`UPDATE workos_migrate.outbox SET verifying = true WHERE user_id = ${localUserId} AND lease_token IS NULL`,
-    );
+    // Re-read the linked WorkOS user rather than trust the last-synced values. One transaction: a
+    // worker that claimed the new row before `verifying` was set synced it from sync_state alone and
+    // finished it without the re-check (seen as a flaky "same person only" test).
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, false, false, NULL)`);
+      await tx.execute(
+        sql`UPDATE workos_migrate.outbox SET verifying = true WHERE user_id = ${localUserId} AND lease_token IS NULL`,
+      );
+    });
     return refused('workos', 'identity-mismatch', localUserId);
   };
 

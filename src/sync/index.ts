@@ -7,6 +7,7 @@ import { quoteIdent } from '../core/mapping.js';
 import { createFlags, type Flags, type FreezeState, type RolloutState } from '../flags/flags.js';
 import { type CutoverDecision, decideCutover } from '../signin/cutover.js';
 import { type LoginInput, type LoginResult, login } from '../signin/login.js';
+import { ShadowChecker, type ShadowCounters } from '../signin/shadow.js';
 import { createWorkosClient } from '../workos/client.js';
 import { enqueueBackfill } from './backfill.js';
 import { idEquals } from './local-user.js';
@@ -15,12 +16,14 @@ import { Worker, type WorkerCounters } from './worker.js';
 
 export type { CutoverDecision, LegacyReason } from '../signin/cutover.js';
 export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from '../signin/login.js';
-export type { MigrationStatus } from './status.js';
+export type { FormatEvidence, MigrationStatus } from './status.js';
 
 /** `status()` plus the flags as this process sees them. */
 export interface MigrationStatusWithFlags extends MigrationStatus {
   freeze: FreezeState;
   rollout: RolloutState;
+  /** This process's shadow checker (null when `shadow: false`): checks waiting, and what it did. */
+  shadow: (ShadowCounters & { queued: number }) | null;
 }
 
 export interface SyncResult {
@@ -57,7 +60,7 @@ export interface WorkosMigrate {
   login(input: LoginInput): Promise<LoginResult>;
   /** Starts the flags and, unless `worker: false`, the worker. */
   start(options?: { worker?: boolean }): Promise<void>;
-  /** Stops the worker and the flags (Unleash client, refresh timer). */
+  /** Stops the shadow checks (dropping waiting ones), the worker and the flags (Unleash client, refresh timer). */
   close(): Promise<void>;
   /** Requeues dead letters (optionally of one reason) after their cause is fixed. */
   retryDead(reason?: string): Promise<number>;
@@ -79,6 +82,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     timeoutMs,
   });
   const worker = new Worker(config, workos);
+  const shadow = config.shadow ? new ShadowChecker(config, workos, config.shadow) : null;
   const flags = createFlags(config);
   const { db, users } = config;
 
@@ -121,7 +125,12 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     enqueueBackfill: (options) => enqueueBackfill(db, users, options),
     async status() {
       await flags.start();
-      return { ...(await readStatus(db, users)), freeze: flags.freeze(), rollout: flags.rollout() };
+      return {
+        ...(await readStatus(db, users, config.cutover.requireProvenFormats)),
+        freeze: flags.freeze(),
+        rollout: flags.rollout(),
+        shadow: shadow ? { queued: shadow.queued, ...shadow.counters } : null,
+      };
     },
     flags,
     async cutover(user) {
@@ -134,13 +143,14 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     },
     async login(input) {
       await flags.start();
-      return login(config, flags, workos, input);
+      return login(config, flags, workos, input, shadow);
     },
     async start(options = {}) {
       await flags.start();
       if (options.worker !== false) await worker.start();
     },
     async close() {
+      await shadow?.close();
       await worker.stop();
       await flags.close();
     },
