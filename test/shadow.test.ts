@@ -3,9 +3,11 @@
 // engine: migrate.login, migrate.cutover, migrate.status, migrate.close.
 import { createHash, randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
+import Fastify from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { LegacyCredentials, Logger, WorkosMigrate } from 'workos-migrate';
-import { type AppDatabase, engine, openPostgres } from './helpers/app.js';
+import workosMigrate from 'workos-migrate/fastify';
+import { type AppDatabase, engine, engineConfig, openPostgres } from './helpers/app.js';
 import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -47,6 +49,7 @@ interface TestUser {
   pass: string;
 }
 
+const ADMIN_TOKEN = 'shadow-admin-token-0123456789';
 let serial = 0;
 async function syncedUser(format: 'bcrypt' | 'ssha'): Promise<TestUser> {
   const pass = `Pw-${randomBytes(9).toString('base64url')}`;
@@ -270,5 +273,34 @@ describe('the cutover gate (cutover.requireProvenFormats)', () => {
     expect(() => engine(app.db, t.emulator, { shadow: { ratePerSecond: 0 } })).toThrow(
       /shadow\.ratePerSecond/,
     );
+  });
+});
+
+describe('status', () => {
+  it('the admin status route has the per-format evidence', async () => {
+    const fastify = Fastify();
+    const { worker: _worker, ...config } = engineConfig(app.db, t.emulator);
+    await fastify.register(workosMigrate, { ...config, worker: false, admin: { token: ADMIN_TOKEN } });
+    try {
+      const res = await fastify.inject({
+        method: 'GET',
+        url: '/workos-migrate/status',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      expect(res.statusCode).toBe(200);
+      const body = res.json();
+      expect(body.formats).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({
+            format: 'bcrypt',
+            matched: expect.any(Number),
+            verdict: expect.any(String),
+          }),
+        ]),
+      );
+      expect(body.shadow).toMatchObject({ queued: 0, offered: expect.any(Number) });
+    } finally {
+      await fastify.close();
+    }
   });
 });
