@@ -11,7 +11,7 @@ import { type CutoverDecision, decideCutover } from './cutover.js';
 import { idEquals } from './local-user.js';
 import { type LoginInput, type LoginResult, login } from './login.js';
 import { type MigrationStatus, readStatus } from './status.js';
-import { Worker, type WorkerCounters } from './worker.js';
+import { callTimeoutMs, Worker, type WorkerCounters } from './worker.js';
 
 export type { CutoverDecision, LegacyReason } from './cutover.js';
 export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from './login.js';
@@ -71,7 +71,7 @@ export interface WorkosMigrate {
  */
 export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
   const config = resolveConfig(input);
-  const timeoutMs = Math.floor(config.worker.leaseMs / 3);
+  const timeoutMs = callTimeoutMs(config.worker.leaseMs);
   const workos = createWorkosClient({
     apiKey: config.workos.apiKey,
     clientId: config.workos.clientId,

@@ -8,7 +8,7 @@ import { quoteIdent } from '../core/mapping.js';
 import { toWorkOS } from '../hashes/index.js';
 import { classifyWorkosError, WorkosCallError } from '../workos/client.js';
 import { idEquals, type LocalUser, loadLocalUser, localUserSelect } from './local-user.js';
-import { type ClaimedRow, pendingDeletes } from './outbox.js';
+import { type ClaimedRow, finishRowSql, pendingDeletes, verifyRowSql } from './outbox.js';
 
 const EXTERNAL_ID_MAX = 64;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -164,7 +164,9 @@ export class Reconciler {
         if (classifyWorkosError(error).kind !== 'not_found') throw error;
       }
     }
-    await db.execute(sql`DELETE FROM workos_migrate.sync_state WHERE user_id = ${row.userId}`);
+    await db.execute(
+      sql`DELETE FROM workos_migrate.sync_state WHERE user_id = ${row.userId} AND ${leaseHeld(row)}`,
+    );
     return { outcome: { kind: 'done', passwordSent: false, writes: target ? 1 : 0 } };
   }
 
@@ -280,13 +282,14 @@ export class Reconciler {
    * Moves this user's WorkOS email to a unique, undeliverable placeholder (RFC 2606 `.invalid`) and
    * records that in sync_state, so the next pass sends the real email whatever it is by then.
    */
-  private async stepAside(userId: string, workosUserId: string): Promise<void> {
+  private async stepAside(row: ClaimedRow, workosUserId: string): Promise<void> {
     const placeholder = `${workosUserId.toLowerCase()}@email-swap.workos-migrate.invalid`;
     await this.deps.call(true, () =>
       this.deps.workos.userManagement.updateUser({ userId: workosUserId, email: placeholder }),
     );
     await this.deps.config.db.execute(
-      sql`UPDATE workos_migrate.sync_state SET email = ${placeholder} WHERE user_id = ${userId}`,
+      sql`UPDATE workos_migrate.sync_state SET email = ${placeholder}
+          WHERE user_id = ${row.userId} AND ${leaseHeld(row)}`,
     );
   }
 
@@ -313,7 +316,7 @@ export class Reconciler {
           );
         baseline = fromRemote(local.id, remote, state);
       }
-    } else if (row.attempts > 1 || row.uncertain) {
+    } else if (row.attempts > 1 || row.uncertain || row.verifying) {
       // A first attempt creates optimistically: WorkOS keeps external_id and email unique, so a user
       // that already exists answers "taken" and the retry looks it up. Later attempts (an earlier one
       // may have created the user and died before recording it) look up first.
@@ -407,7 +410,7 @@ export class Reconciler {
             // local user now wants the email this user still holds in WorkOS, step aside to a
             // placeholder so that user can move; the retry then takes the new email.
             if (blocked instanceof Wait && (await this.wantedByAnother(base.email, local.id)))
-              await this.stepAside(local.id, workosUserId);
+              await this.stepAside(row, workosUserId);
             throw blocked;
           }
         }
@@ -552,6 +555,11 @@ function diffMetadata(
   return Object.keys(patch).length > 0 ? patch : null;
 }
 
+/** True while `row`'s lease is still ours: every sync_state write is conditional on it. */
+function leaseHeld(row: ClaimedRow): SQL {
+  return sql`EXISTS (SELECT 1 FROM workos_migrate.outbox WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken})`;
+}
+
 export async function loadSyncState(db: DrizzleTransaction, userId: string): Promise<SyncStateRow | null> {
   const rows = await query<SyncStateRow>(
     db,
@@ -581,13 +589,18 @@ function createdByOurUnansweredAttempt(row: ClaimedRow, remote: User): boolean {
   return Number.isFinite(created) && Number.isFinite(queued) && created >= queued - CLOCK_SKEW_MS;
 }
 
-/** The upsert of what WorkOS now holds for one user. */
+/**
+ * The upsert of what WorkOS now holds for one user, written only if `held` (a CTE of the outbox row
+ * under our lease) has a row: sync_state never moves under a lease another worker holds.
+ */
 function upsertSyncStateSql(next: SyncStateRow, environment: string): SQL {
   return sql`INSERT INTO workos_migrate.sync_state (user_id, workos_user_id, email, first_name, last_name, email_verified,
           metadata, password_state, password_reason, reset_sent_at, environment, synced_at)
-        VALUES (${next.userId}, ${next.workosUserId}, ${next.email}, ${next.firstName}, ${next.lastName},
-          ${next.emailVerified}, ${JSON.stringify(next.metadata)}::jsonb, ${next.passwordState}, ${next.passwordReason},
-          ${next.resetSentAt}::timestamptz, ${environment}, now())
+        SELECT ${next.userId}::text, ${next.workosUserId}::text, ${next.email}::text, ${next.firstName}::text,
+          ${next.lastName}::text, ${next.emailVerified}::boolean, ${JSON.stringify(next.metadata)}::jsonb,
+          ${next.passwordState}::text, ${next.passwordReason}::text, ${next.resetSentAt}::timestamptz,
+          ${environment}::text, now()
+        FROM held
         ON CONFLICT (user_id) DO UPDATE SET workos_user_id = EXCLUDED.workos_user_id, email = EXCLUDED.email,
           first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, email_verified = EXCLUDED.email_verified,
           metadata = EXCLUDED.metadata, password_state = EXCLUDED.password_state,
@@ -595,7 +608,7 @@ function upsertSyncStateSql(next: SyncStateRow, environment: string): SQL {
           environment = EXCLUDED.environment, synced_at = now()`;
 }
 
-/** Writes the WorkOS id back to the app's row. Touches only workos_user_id, which the trigger ignores. */
+/** Writes the WorkOS id back to the app's row (under the lease, as above). Touches only workos_user_id, which the trigger ignores. */
 async function linkLocalUserSql(
   db: DrizzleTransaction,
   config: ResolvedConfig,
@@ -605,24 +618,22 @@ async function linkLocalUserSql(
   const workosColumn = quoteIdent(columns.workosUserId);
   return sql`UPDATE ${sql.raw(users.qualified)} SET ${sql.raw(workosColumn)} = ${next.workosUserId}
         WHERE ${await idEquals(db, config.users, sql.raw(quoteIdent(columns.id)), next.userId)}
-          AND ${sql.raw(workosColumn)} IS DISTINCT FROM ${next.workosUserId}`;
+          AND ${sql.raw(workosColumn)} IS DISTINCT FROM ${next.workosUserId}
+          AND EXISTS (SELECT 1 FROM held)`;
 }
 
-/** Records what WorkOS now holds and writes the WorkOS id back to the app's row. */
-export async function saveSyncState(
-  tx: DrizzleTransaction,
-  config: ResolvedConfig,
-  next: SyncStateRow,
-  environment: string,
-): Promise<void> {
-  await tx.execute(upsertSyncStateSql(next, environment));
-  await tx.execute(await linkLocalUserSql(tx, config, next));
+/** How a sync that reached WorkOS ends: `held` false when the lease was lost and nothing was recorded. */
+export interface SaveResult {
+  held: boolean;
+  removed: boolean;
 }
 
 /**
- * The common end of a sync in one statement (atomic without BEGIN/COMMIT round trips): record the
- * state, link the app's row, and finish the outbox row as `complete()` does: delete it if neither its
- * version nor its lease changed, else release it for another pass. Answers whether it was removed.
+ * The common end of a sync in one statement (atomic without BEGIN/COMMIT round trips), and only while
+ * the lease is held (`held` locks the outbox row by its token): record the state, link the app's row,
+ * and finish the outbox row as `complete()` does: delete it if its version is unchanged, else release
+ * it for another pass. With `verifyAfterMs` (an earlier attempt had no answer and may still land) the
+ * row stays, due for a pass that re-reads WorkOS after that delay.
  */
 export async function saveAndComplete(
   db: DrizzleTransaction,
@@ -630,21 +641,18 @@ export async function saveAndComplete(
   next: SyncStateRow,
   environment: string,
   row: ClaimedRow,
-): Promise<boolean> {
-  // Data-modifying CTEs all run once, whether or not the final SELECT reads them; `removed` and
-  // `released` match disjoint versions of the same row, so at most one of them touches it.
-  const rows = await query<{ removed: number }>(
+  verifyAfterMs?: number,
+): Promise<SaveResult> {
+  const finish = verifyAfterMs === undefined ? finishRowSql(row, false) : verifyRowSql(row, verifyAfterMs);
+  // Data-modifying CTEs all run once, whether or not the final SELECT reads them.
+  const rows = await query<{ held: number; removed: number }>(
     db,
-    sql`WITH saved AS (${upsertSyncStateSql(next, environment)} RETURNING 1),
+    sql`WITH held AS (SELECT user_id FROM workos_migrate.outbox
+            WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} FOR UPDATE),
+          saved AS (${upsertSyncStateSql(next, environment)} RETURNING 1),
           linked AS (${await linkLocalUserSql(db, config, next)} RETURNING 1),
-          removed AS (DELETE FROM workos_migrate.outbox
-            WHERE user_id = ${row.userId} AND version = ${row.version} AND lease_token = ${row.leaseToken}
-            RETURNING 1),
-          released AS (UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
-              next_attempt_at = now(), verifying = false
-            WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} AND version <> ${row.version}
-            RETURNING 1)
-        SELECT (SELECT count(*) FROM removed)::int AS removed`,
+          ${finish}
+        SELECT (SELECT count(*) FROM held)::int AS held, (SELECT count(*) FROM removed)::int AS removed`,
   );
-  return (rows[0]?.removed ?? 0) > 0;
+  return { held: (rows[0]?.held ?? 0) > 0, removed: (rows[0]?.removed ?? 0) > 0 };
 }
