@@ -33,6 +33,8 @@ export const outbox = workosMigrateSchema.table('outbox', {
   verifying: boolean('verifying').notNull().default(false),
   enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  /** What a create for this row was about to send (`{ externalId, email }`), recorded before the call. */
+  sentCreates: jsonb('sent_creates').$type<{ externalId: string; email: string }[]>().notNull().default([]),
 });
 
 /** What was last sent to WorkOS for each user, per field. */

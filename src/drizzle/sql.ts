@@ -60,6 +60,9 @@ CREATE TABLE IF NOT EXISTS workos_migrate.outbox (
   updated_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS outbox_claim_idx ON workos_migrate.outbox (priority, next_attempt_at) WHERE NOT dead AND NOT held;
+-- What a create for this row was about to send ({ externalId, email } pairs, never a hash), recorded
+-- before the call: after a crash, a WorkOS user with our external_id and one of these emails is ours.
+ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS sent_creates jsonb NOT NULL DEFAULT '[]'::jsonb;
 
 CREATE TABLE IF NOT EXISTS workos_migrate.sync_state (
   user_id text PRIMARY KEY,

@@ -2,6 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import { type DrizzleDatabase, type DrizzleTransaction, query } from '../core/db.js';
 
+/** The identity a create was about to send: the external id and the normalised email. */
+export interface CreateIntent {
+  externalId: string;
+  email: string;
+}
+
 export interface ClaimedRow {
   userId: string;
   version: number;
@@ -13,8 +19,8 @@ export interface ClaimedRow {
   deleteConfirmed: boolean;
   uncertain: boolean;
   verifying: boolean;
-  /** When this user was first queued (kept across later changes): bounds what our own attempts created. */
-  enqueuedAt: string;
+  /** What creates for this row were about to send (recorded before each call): proof a WorkOS user is ours. */
+  sentCreates: CreateIntent[];
   leaseToken: string;
   /**
    * Local time (ms) until which this process may act on the row: measured from before the claim (or
@@ -55,8 +61,7 @@ export async function claim(
         FROM due WHERE o.user_id = due.user_id
         RETURNING o.user_id AS "userId", o.version::float8 AS "version", o.priority, o.attempts,
           o.password_changed AS "passwordChanged", o.deleted, o.workos_user_id AS "workosUserId",
-          o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying,
-          to_char(o.enqueued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "enqueuedAt"`,
+          o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying, o.sent_creates AS "sentCreates"`,
   );
   return rows.map((row) => ({
     ...row,
@@ -64,6 +69,29 @@ export async function claim(
     leaseToken: token,
     leaseDeadline: claimedAt + leaseMs,
   }));
+}
+
+/**
+ * Records, under the lease and before the call, what a create is about to send, so that after any
+ * crash the user it made is recognised as ours by what we sent, never by timestamps. Answers false
+ * when the lease is gone (send nothing).
+ */
+export async function recordCreateIntent(
+  db: DrizzleDatabase,
+  row: ClaimedRow,
+  intent: CreateIntent,
+): Promise<boolean> {
+  const entry = JSON.stringify([intent]);
+  const recorded = await query<{ user_id: string }>(
+    db,
+    sql`UPDATE workos_migrate.outbox SET sent_creates = CASE WHEN sent_creates @> ${entry}::jsonb
+          THEN sent_creates ELSE sent_creates || ${entry}::jsonb END
+        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} RETURNING user_id`,
+  );
+  if (recorded.length === 0) return false;
+  if (!row.sentCreates.some((sent) => sent.externalId === intent.externalId && sent.email === intent.email))
+    row.sentCreates.push(intent);
+  return true;
 }
 
 /**

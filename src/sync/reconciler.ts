@@ -8,7 +8,7 @@ import { quoteIdent } from '../core/mapping.js';
 import { toWorkOS } from '../hashes/index.js';
 import { classifyWorkosError, WorkosCallError } from '../workos/client.js';
 import { idEquals, type LocalUser, loadLocalUser, localUserSelect } from './local-user.js';
-import { type ClaimedRow, finishRowSql, pendingDeletes, verifyRowSql } from './outbox.js';
+import { type ClaimedRow, finishRowSql, pendingDeletes, recordCreateIntent, verifyRowSql } from './outbox.js';
 
 const EXTERNAL_ID_MAX = 64;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -321,11 +321,7 @@ export class Reconciler {
       // that already exists answers "taken" and the retry looks it up. Later attempts (an earlier one
       // may have created the user and died before recording it) look up first.
       remote = await this.getByExternalId(externalId);
-      if (
-        remote &&
-        normaliseEmail(remote.email) !== normaliseEmail(email) &&
-        !createdByOurUnansweredAttempt(row, remote)
-      ) {
+      if (remote && normaliseEmail(remote.email) !== normaliseEmail(email) && !sentByThisRow(row, remote)) {
         throw new Dead(
           'external_id_conflict',
           `WorkOS user ${remote.id} carries external_id ${externalId} but a different email; check which is right`,
@@ -362,7 +358,7 @@ export class Reconciler {
 
     const conversion = this.convert(local);
     const workosUserId = remote?.id ?? state?.workosUserId;
-    if (!workosUserId) return this.create(local, email, externalId, conversion);
+    if (!workosUserId) return this.create(row, local, email, externalId, conversion);
 
     // Update: only what differs from the baseline.
     const base = baseline as SyncStateRow;
@@ -445,6 +441,7 @@ export class Reconciler {
   }
 
   private async create(
+    row: ClaimedRow,
     local: LocalUser,
     email: string,
     externalId: string,
@@ -460,6 +457,8 @@ export class Reconciler {
     };
     let created: User;
     const passwordSent = conversion.hash !== undefined;
+    if (!(await recordCreateIntent(this.deps.config.db, row, { externalId, email: normaliseEmail(email) })))
+      throw new CallRefused('the row lease was lost');
     try {
       created = await this.deps.call(true, () =>
         this.deps.workos.userManagement.createUser({
@@ -572,21 +571,13 @@ export async function loadSyncState(db: DrizzleTransaction, userId: string): Pro
 }
 
 /**
- * Clock skew allowed between WorkOS and the database when telling our own late create from a user
- * someone else made: generous, since only a user carrying our exact external id is ever considered.
+ * A WorkOS user with our external id is our own create (whose answer or record was lost) only if its
+ * email is one a create for this row was about to send: recorded before the call, so it survives any
+ * crash. Anything else carrying our external id is not trusted, whenever it was made.
  */
-const CLOCK_SKEW_MS = 5 * 60_000;
-
-/**
- * A WorkOS user with our external id but an older email is our own create whose answer was lost,
- * when an earlier attempt had no answer and the user was created after this change was queued: the
- * local email changed before the retry. Anything else carrying our external id is not trusted.
- */
-function createdByOurUnansweredAttempt(row: ClaimedRow, remote: User): boolean {
-  if (!row.uncertain) return false;
-  const created = Date.parse(remote.createdAt);
-  const queued = Date.parse(row.enqueuedAt);
-  return Number.isFinite(created) && Number.isFinite(queued) && created >= queued - CLOCK_SKEW_MS;
+function sentByThisRow(row: ClaimedRow, remote: User): boolean {
+  const email = normaliseEmail(remote.email);
+  return row.sentCreates.some((sent) => sent.externalId === remote.externalId && sent.email === email);
 }
 
 /**
