@@ -2,14 +2,14 @@
 // sync_state written only under the lease, and a write whose lease was lost afterwards re-verified.
 // Real PostgreSQL, the emulator, the real SDK.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import type { WorkosMigrate, WorkosMigrateConfig } from 'workos-migrate';
-import { type AppDatabase, engine, openPostgres } from './helpers/app.js';
+import type { WorkosMigrateConfig } from 'workos-migrate';
+import { type AppDatabase, openPostgres, startedEngines } from './helpers/app.js';
 import { startTestEmulator } from './helpers/emulator.js';
 import { waitFor } from './helpers/wait.js';
 
 let app: AppDatabase & { url: string };
 let t: Awaited<ReturnType<typeof startTestEmulator>>;
-const started: WorkosMigrate[] = [];
+const engines = startedEngines(() => t.emulator);
 /** Emails of the user updates WorkOS applied, in order (a test resets it). */
 let appliedEmails: string[] = [];
 
@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 
 afterEach(async () => {
-  await Promise.all(started.splice(0).map((migrate) => migrate.worker.stop()));
+  await engines.stopAll();
   t.emulator.control.reset();
   t.emulator.control.configure({ faults: {} });
 });
@@ -34,11 +34,8 @@ afterAll(async () => {
   await app?.close();
 });
 
-async function startEngine(overrides: Partial<WorkosMigrateConfig> = {}): Promise<WorkosMigrate> {
-  const migrate = engine(app.db, t.emulator, overrides);
-  started.push(migrate);
-  await migrate.worker.start();
-  return migrate;
+function startEngine(overrides: Partial<WorkosMigrateConfig> = {}) {
+  return engines.start(app.db, overrides);
 }
 
 function sleep(ms: number): Promise<void> {

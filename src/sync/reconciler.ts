@@ -7,7 +7,7 @@ import type { ReasonCode } from '../core/errors.js';
 import { quoteIdent } from '../core/mapping.js';
 import { toWorkOS } from '../hashes/index.js';
 import { classifyWorkosError, WorkosCallError } from '../workos/client.js';
-import { idEquals, type LocalUser, loadLocalUser, localUserSelect } from './local-user.js';
+import { idEquals, type LocalUser, loadLocalUser, localIdOf, localUserSelect } from './local-user.js';
 import { type ClaimedRow, finishRowSql, pendingDeletes, recordCreateIntent, verifyRowSql } from './outbox.js';
 
 const EXTERNAL_ID_MAX = 64;
@@ -242,12 +242,12 @@ export class Reconciler {
   /** Another local user holds this email in WorkOS: mid-change (transient) or not ours (dead). */
   private async emailHolder(email: string, selfExternalId: string): Promise<never> {
     const holder = await this.findByEmail(email);
-    if (
-      holder?.externalId &&
-      holder.externalId !== selfExternalId &&
-      holder.externalId.startsWith(this.externalIdPrefix)
-    ) {
-      const otherId = holder.externalId.slice(this.externalIdPrefix.length);
+    const { db, users } = this.deps.config;
+    const otherId =
+      holder?.externalId && holder.externalId !== selfExternalId
+        ? await localIdOf(db, users, this.externalIdPrefix, holder.externalId)
+        : null;
+    if (otherId !== null) {
       const other = await loadLocalUser(this.deps.config.db, this.deps.config.users, this.select, otherId);
       // The other local user still exists (and will move off this email) or was deleted (and its
       // delete is pending): either way the conflict passes once that user's own sync runs.

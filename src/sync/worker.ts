@@ -310,11 +310,7 @@ export class Worker {
     } catch (error) {
       // Lost leadership or the row lease, or stopping mid-call: give the row back untouched.
       if (error instanceof CallRefused) return release(db, row).catch(() => false);
-      logger.error(
-        { userId: row.userId, err: errorSummary(error) },
-        'workos-migrate: sync failed unexpectedly',
-      );
-      return retryLater(db, row, this.backoff(row.attempts), errorSummary(error), false).catch(() => false);
+      return this.failUnexpectedly(row, error, 'sync failed unexpectedly');
     }
     const { outcome } = result;
     this.counters.processed += 1;
@@ -353,12 +349,25 @@ export class Worker {
           return this.retry(row, outcome.reason, outcome.detail, outcome.error);
       }
     } catch (error) {
-      logger.error(
-        { userId: row.userId, err: errorSummary(error) },
-        'workos-migrate: recording a sync result failed',
-      );
-      return release(db, row).catch(() => false);
+      return this.failUnexpectedly(row, error, 'recording a sync result failed');
     }
+  }
+
+  /**
+   * Anything but a WorkOS answer (a bug, a database error, a row the SQL cannot take) is an attempt
+   * like any other: retried with backoff, dead-lettered `internal_error` after `maxAttempts`, so one
+   * poison row never loops forever. What is stored and logged is the database's own message.
+   */
+  private async failUnexpectedly(row: ClaimedRow, error: unknown, what: string): Promise<boolean> {
+    const { db, logger, worker } = this.config;
+    const message = errorSummary(error);
+    logger.error({ userId: row.userId, attempts: row.attempts, err: message }, `workos-migrate: ${what}`);
+    const exhausted = row.attempts >= worker.maxAttempts;
+    if (exhausted) this.counters.deadLettered += 1;
+    const recorded = exhausted
+      ? deadLetter(db, row, 'internal_error', `${what}: ${message}`)
+      : retryLater(db, row, this.backoff(row.attempts), `${what}: ${message}`, false);
+    return recorded.catch(() => false);
   }
 
   private async retry(
@@ -406,8 +415,20 @@ export class Worker {
   }
 }
 
-/** A log-safe summary of an error: its kind and message, never request bodies. */
+/**
+ * A log-safe summary of an error: its kind and message, never request bodies, SQL text or parameter
+ * values. Drizzle wraps a failed query as "Failed query: <sql> params: <values>" (values that can be
+ * emails or hashes) with the driver's error as `cause`: only that cause's own message is kept.
+ */
 function errorSummary(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (!('params' in current) && !current.message.startsWith('Failed query')) {
+      const code = (current as { code?: unknown }).code;
+      const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? ` (SQLSTATE ${code})` : '';
+      return `${current.name}: ${current.message}${sqlState}`;
+    }
+    current = current.cause;
+  }
+  return current === error ? String(error) : 'database query failed';
 }

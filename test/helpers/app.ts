@@ -126,4 +126,18 @@ export function engine(...args: Parameters<typeof engineConfig>) {
   return createWorkosMigrate(engineConfig(...args));
 }
 
+/** Starts engines (workers running) and stops every one of them at once, e.g. in `afterEach`. */
+export function startedEngines(emulator: () => { url: string; apiKey: string; clientId: string }) {
+  const started: ReturnType<typeof engine>[] = [];
+  return {
+    async start(db: DrizzleDatabase, overrides: Partial<WorkosMigrateConfig> = {}) {
+      const migrate = engine(db, emulator(), overrides);
+      started.push(migrate);
+      await migrate.worker.start();
+      return migrate;
+    },
+    stopAll: () => Promise.all(started.splice(0).map((migrate) => migrate.worker.stop())),
+  };
+}
+
 export { sql };
