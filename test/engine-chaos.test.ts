@@ -5,7 +5,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { DrizzleDatabase, Logger, WorkosMigrate } from 'workos-migrate';
-import { type AppDatabase, engine, openPostgres } from './helpers/app.js';
+import { type AppDatabase, engine, openPostgres, resetTables } from './helpers/app.js';
 import { startTestEmulator } from './helpers/emulator.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -196,10 +196,7 @@ it('ends with every local user exactly once in WorkOS, equal fields and working 
 
 it('a worker killed after WorkOS applied its creates, emails changed, a stranger planted: ours adopted, the stranger untouched', async () => {
   t.emulator.control.reset();
-  await app.exec('TRUNCATE workos_migrate.outbox, workos_migrate.sync_state, workos_migrate.leader');
-  await app.exec('ALTER TABLE users DISABLE TRIGGER workos_migrate_capture_truncate');
-  await app.exec('TRUNCATE users');
-  await app.exec('ALTER TABLE users ENABLE TRIGGER workos_migrate_capture_truncate');
+  await resetTables(app);
   const CRASHED = 10;
   const pending = async () =>
     Number((await app.exec('SELECT count(*)::int AS n FROM workos_migrate.outbox WHERE NOT dead'))[0]?.n);

@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ScriptedFault } from 'workos-migrate/emulator';
-import { type AppDatabase, engine, openPostgres } from './helpers/app.js';
+import { type AppDatabase, engine, openPostgres, resetTables } from './helpers/app.js';
 import { startTestEmulator } from './helpers/emulator.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -89,10 +89,7 @@ let counter = 0;
 
 async function runInterleaving(steps: Step[]): Promise<void> {
   t.emulator.control.reset();
-  await app.exec('TRUNCATE workos_migrate.outbox, workos_migrate.sync_state, workos_migrate.leader');
-  await app.exec('ALTER TABLE users DISABLE TRIGGER workos_migrate_capture_truncate');
-  await app.exec('TRUNCATE users');
-  await app.exec('ALTER TABLE users ENABLE TRIGGER workos_migrate_capture_truncate');
+  await resetTables(app);
   const ids: string[] = [];
   for (let i = 0; i < USERS; i++) {
     counter += 1;

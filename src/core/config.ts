@@ -95,8 +95,13 @@ export interface WorkosMigrateConfig {
   onPasswordReset?: (request: PasswordResetRequest) => Promise<void> | void;
   worker?: WorkerOptions;
   flags?: FlagsOptions;
-  /** Pending deletes beyond this many wait for `confirmDeletes()`. Default 100. */
+  /**
+   * Deletes beyond this many within `deleteWindowMs` (applied in WorkOS without confirmation, plus
+   * pending) wait for `confirmDeletes()`. Default 100.
+   */
   deleteThreshold?: number;
+  /** The mass-delete guard's sliding window. Default 1 hour (3,600,000 ms). */
+  deleteWindowMs?: number;
   logger?: Logger;
 }
 
@@ -205,6 +210,7 @@ export function resolveConfig(
     },
     flags: resolveFlags(config.flags ?? {}, env),
     deleteThreshold: positiveInteger(config.deleteThreshold, 100, 'deleteThreshold'),
+    deleteWindowMs: positiveInteger(config.deleteWindowMs, 3_600_000, 'deleteWindowMs'),
     logger: config.logger ?? silentLogger,
   };
   return resolved;

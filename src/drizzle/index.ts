@@ -1,5 +1,13 @@
 export { type EmbeddedDatabase, openEmbeddedDatabase } from './embedded.js';
-export { leader, outbox, settings, syncState, workosMigrateSchema, workosUserId } from './schema.js';
+export {
+  appliedDeletes,
+  leader,
+  outbox,
+  settings,
+  syncState,
+  workosMigrateSchema,
+  workosUserId,
+} from './schema.js';
 export {
   CAPTURE_VERSION,
   captureSql,

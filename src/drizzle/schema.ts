@@ -58,6 +58,12 @@ export const syncState = workosMigrateSchema.table('sync_state', {
 });
 
 /** The leader lease: one row, renewed by the worker that spends the rate budget. */
+/** Unconfirmed deletes applied in WorkOS, for the mass-delete guard's sliding window. */
+export const appliedDeletes = workosMigrateSchema.table('applied_deletes', {
+  userId: text('user_id').notNull(),
+  deletedAt: timestamp('deleted_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
 export const leader = workosMigrateSchema.table('leader', {
   name: text('name').primaryKey(),
   holder: text('holder').notNull(),

@@ -81,6 +81,14 @@ CREATE TABLE IF NOT EXISTS workos_migrate.sync_state (
 -- Set by login(): a user who signed in through WorkOS never falls back to the legacy password.
 ALTER TABLE workos_migrate.sync_state ADD COLUMN IF NOT EXISTS workos_signed_in_at timestamptz;
 
+-- Deletes applied in WorkOS without an operator's confirmation: the mass-delete guard counts those of
+-- its window (plus the pending ones), so deletes done in slow batches still reach deleteThreshold.
+CREATE TABLE IF NOT EXISTS workos_migrate.applied_deletes (
+  user_id text NOT NULL,
+  deleted_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS applied_deletes_at_idx ON workos_migrate.applied_deletes (deleted_at);
+
 CREATE TABLE IF NOT EXISTS workos_migrate.leader (
   name text PRIMARY KEY,
   holder text NOT NULL,

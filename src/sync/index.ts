@@ -158,7 +158,10 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     async confirmDeletes() {
       const rows = await query<{ user_id: string }>(
         db,
-        sql`UPDATE workos_migrate.outbox SET held = false, delete_confirmed = true, next_attempt_at = now()
+        // Confirming also acknowledges the deletes already applied in the guard's window: otherwise
+        // every later delete in that window would be held again, one by one.
+        sql`WITH acknowledged AS (DELETE FROM workos_migrate.applied_deletes)
+            UPDATE workos_migrate.outbox SET held = false, delete_confirmed = true, next_attempt_at = now()
             WHERE deleted AND NOT dead AND (held OR NOT delete_confirmed) RETURNING user_id`,
       );
       return rows.length;

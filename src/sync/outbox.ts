@@ -230,10 +230,33 @@ export async function holdDeletes(db: DrizzleTransaction): Promise<number> {
   return held.length;
 }
 
-export async function pendingDeletes(db: DrizzleTransaction): Promise<number> {
+/**
+ * What the mass-delete guard compares with `deleteThreshold`: unconfirmed deletes pending now plus
+ * those applied in WorkOS within the window, so a mass delete done in batches slower than the worker
+ * is counted whole.
+ */
+export async function deletesInWindow(db: DrizzleTransaction, windowMs: number): Promise<number> {
   const rows = await query<{ n: number }>(
     db,
-    sql`SELECT count(*)::int AS n FROM workos_migrate.outbox WHERE deleted AND NOT dead AND NOT delete_confirmed`,
+    // UNION: a delete applied but not yet completed is in both; it counts once.
+    sql`SELECT count(*)::int AS n FROM (
+          SELECT user_id FROM workos_migrate.outbox WHERE deleted AND NOT dead AND NOT delete_confirmed
+          UNION
+          SELECT user_id FROM workos_migrate.applied_deletes
+          WHERE deleted_at > now() - ${windowMs} * interval '1 millisecond') d`,
   );
   return rows[0]?.n ?? 0;
+}
+
+/** Records an unconfirmed delete applied in WorkOS, and forgets those older than the window. */
+export async function recordAppliedDelete(
+  db: DrizzleTransaction,
+  userId: string,
+  windowMs: number,
+): Promise<void> {
+  await db.execute(
+    sql`WITH expired AS (DELETE FROM workos_migrate.applied_deletes
+          WHERE deleted_at <= now() - ${windowMs} * interval '1 millisecond')
+        INSERT INTO workos_migrate.applied_deletes (user_id) VALUES (${userId})`,
+  );
 }

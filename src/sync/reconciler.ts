@@ -8,7 +8,14 @@ import { quoteIdent } from '../core/mapping.js';
 import { toWorkOS } from '../hashes/index.js';
 import { classifyWorkosError, WorkosCallError } from '../workos/client.js';
 import { idEquals, type LocalUser, loadLocalUser, localIdOf, localUserSelect } from './local-user.js';
-import { type ClaimedRow, finishRowSql, pendingDeletes, recordCreateIntent, verifyRowSql } from './outbox.js';
+import {
+  type ClaimedRow,
+  deletesInWindow,
+  finishRowSql,
+  recordAppliedDelete,
+  recordCreateIntent,
+  verifyRowSql,
+} from './outbox.js';
 
 const EXTERNAL_ID_MAX = 64;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -142,7 +149,7 @@ export class Reconciler {
   private async remove(row: ClaimedRow, state: SyncStateRow | null): Promise<{ outcome: Outcome }> {
     const db = this.deps.config.db;
     if (!row.deleteConfirmed) {
-      if ((await pendingDeletes(db)) > this.deps.config.deleteThreshold)
+      if ((await deletesInWindow(db, this.deps.config.deleteWindowMs)) > this.deps.config.deleteThreshold)
         return { outcome: { kind: 'hold_deletes' } };
     }
     const externalId = this.externalIdFor(row.userId);
@@ -160,6 +167,7 @@ export class Reconciler {
       }
       try {
         await this.deps.call(true, () => this.deps.workos.userManagement.deleteUser(target.id));
+        if (!row.deleteConfirmed) await recordAppliedDelete(db, row.userId, this.deps.config.deleteWindowMs);
       } catch (error) {
         if (classifyWorkosError(error).kind !== 'not_found') throw error;
       }

@@ -1,10 +1,12 @@
-// Poison rows (issue 11.2): a row that fails with something other than a WorkOS answer counts its
-// attempts and dead-letters as internal_error, stores no SQL text or parameter values, and never holds
-// up the others; an external id that is no local id of the key type is never taken for one of ours.
+// Worker guards. Poison rows (issue 11.2): a row that fails with something other than a WorkOS answer
+// counts its attempts and dead-letters as internal_error, stores no SQL text or parameter values, and
+// never holds up the others; an external id that is no local id of the key type is never taken for one
+// of ours. The mass-delete guard over a sliding window (issue 11.6): deletes done in batches slower
+// than the worker add up (applied in WorkOS within deleteWindowMs plus pending) to deleteThreshold.
 // Real PostgreSQL, the emulator, the real SDK.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { WorkosMigrateConfig } from 'workos-migrate';
-import { type AppDatabase, openPostgres, startedEngines } from './helpers/app.js';
+import { type AppDatabase, openPostgres, resetTables, startedEngines } from './helpers/app.js';
 import { startTestEmulator } from './helpers/emulator.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -21,7 +23,7 @@ afterEach(async () => {
   await engines.stopAll();
   t.emulator.control.reset();
   await app.exec('DROP TRIGGER IF EXISTS poison ON workos_migrate.sync_state');
-  await app.exec('TRUNCATE workos_migrate.outbox, workos_migrate.sync_state, workos_migrate.leader');
+  await resetTables(app);
 });
 
 afterAll(async () => {
@@ -102,4 +104,47 @@ it('a row the database refuses is retried as an attempt, dead-letters internal_e
   expect((await migrate.status()).dead).toEqual({ internal_error: 1 });
   // The healthy users did not wait for the poison row's retries.
   expect(healthyMs).toBeLessThan(15_000);
+});
+
+const pending = async () =>
+  Number(
+    (await app.exec('SELECT count(*)::int AS n FROM workos_migrate.outbox WHERE NOT dead AND NOT held'))[0]
+      ?.n,
+  );
+
+it('three batches of 4 deletes, each drained before the next: the third is held (threshold 8 within the window)', async () => {
+  const migrate = await startEngine({ deleteThreshold: 8 });
+  const values = Array.from({ length: 15 }, (_, i) => `('window${i}@example.com')`).join(', ');
+  await app.exec(`INSERT INTO users (email) VALUES ${values}`);
+  await waitFor(
+    async () => (await pending()) === 0 && t.emulator.control.userCount() === 15,
+    20_000,
+    'synced',
+  );
+
+  const deleteBatch = async () => {
+    await app.exec('DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY id LIMIT 4)');
+    await waitFor(async () => (await pending()) === 0, 20_000, 'batch done');
+  };
+  // 4 then 8 within the window: at the threshold, not beyond it; each batch alone is far below it.
+  await deleteBatch();
+  await deleteBatch();
+  expect(t.emulator.control.userCount()).toBe(7);
+  // 12 within the window: held for an operator, nothing more deleted in WorkOS.
+  await app.exec('DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY id LIMIT 4)');
+  await waitFor(
+    async () => (await migrate.status()).deletesAwaitingConfirmation === 4,
+    10_000,
+    'deletes held',
+  );
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  expect(t.emulator.control.userCount()).toBe(7);
+
+  expect(await migrate.confirmDeletes()).toBe(4);
+  await waitFor(async () => (await pending()) === 0, 20_000, 'confirmed deletes done');
+  expect(t.emulator.control.userCount()).toBe(3);
+  // Confirmed deletes do not count against the window: a single delete afterwards still goes through.
+  await app.exec('DELETE FROM users WHERE id IN (SELECT id FROM users ORDER BY id LIMIT 1)');
+  await waitFor(() => t.emulator.control.userCount() === 2, 10_000, 'a later single delete applied');
+  expect((await migrate.status()).dead).toEqual({});
 });
