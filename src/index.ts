@@ -1,10 +1,12 @@
 export {
   defineConfig,
   type FlagsOptions,
+  type LoginOptions,
   type PasswordResetRequest,
   type UnleashOptions,
   type WorkerOptions,
   type WorkosMigrateConfig,
+  type WorkosMigrateConfigWithoutDb,
 } from './core/config.js';
 export type { DrizzleDatabase, DrizzleTransaction } from './core/db.js';
 export { ConfigError, type ReasonCode, WorkosMigrateError } from './core/errors.js';

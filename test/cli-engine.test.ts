@@ -15,7 +15,7 @@ import type { DrizzleDatabase } from 'workos-migrate';
 import { installedState } from 'workos-migrate/drizzle';
 import workosMigrate from 'workos-migrate/fastify';
 import { mapping, usersDdl } from './helpers/app.js';
-import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { createRole, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -138,13 +138,15 @@ beforeAll(async () => {
       VALUES (${`user${i}@example.com`}, ${`First${i}`}, ${`Last${i}`}, ${i % 2 === 0},
               ${i === USERS ? '5f4dcc3b5aa765d61d8327deb882cf99' : hash})`;
   }
-  t = await startTestEmulator();
+  // The login test checks the imported password, not email verification (on by default in WorkOS).
+  t = await startTestEmulator({ requireEmailVerification: false });
 
   dir = mkdtempSync(join(tmpdir(), 'wm-cli-'));
   // What an app's node_modules would hold: this package and drizzle-orm.
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(ROOT, join(dir, 'node_modules', 'workos-migrate'), 'dir');
   symlinkSync(join(ROOT, 'node_modules', 'drizzle-orm'), join(dir, 'node_modules', 'drizzle-orm'), 'dir');
+  symlinkSync(join(ROOT, 'node_modules', 'pg'), join(dir, 'node_modules', 'pg'), 'dir');
   writeFileSync(join(dir, 'workos-migrate.config.ts'), CONFIG);
   emptyDir = mkdtempSync(join(tmpdir(), 'wm-cli-empty-'));
 
@@ -287,6 +289,60 @@ describe('a migration from install to uninstall', () => {
     expect((await installedState(db, mapping)).state).toBe('current');
     // Twice is fine.
     expect((await run(['install'])).code).toBe(0);
+  });
+
+  it('install --app-role / --worker-role report what each role can do; --worker-role grants the worker', async () => {
+    const appRole = await createRole(database, 'cli_app', (role) => [
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON users TO "${role}"`,
+    ]);
+    const workerRole = await createRole(database, 'cli_worker');
+    const printed = await run(['install', '--print', '--worker-role', workerRole.role]);
+    expect(printed.stdout).toContain(`GRANT USAGE ON SCHEMA workos_migrate TO "${workerRole.role}"`);
+    expect(printed.stdout).toContain(
+      `GRANT UPDATE ("workos_user_id") ON "public"."users" TO "${workerRole.role}"`,
+    );
+    const before = await run(['install', '--app-role', appRole.role, '--json']);
+    expect(before.code, before.stderr).toBe(0);
+    const report = json<{
+      roles: { kind: string; role: string; writesUsers: string[]; workerMissing: string[] }[];
+    }>(before);
+    expect(report.roles).toEqual([
+      {
+        kind: 'app',
+        role: appRole.role,
+        writesUsers: ['INSERT', 'UPDATE', 'DELETE'],
+        workerMissing: expect.arrayContaining([
+          expect.stringContaining('GRANT USAGE ON SCHEMA workos_migrate'),
+        ]),
+      },
+    ]);
+    const granted = await run(['install', '--app-role', appRole.role, '--worker-role', workerRole.role]);
+    expect(granted.code, granted.stderr).toBe(0);
+    expect(granted.stdout).toContain(
+      `Role ${appRole.role}: its INSERT/UPDATE/DELETE on the users table are captured (no grant on workos_migrate needed)`,
+    );
+    expect(granted.stdout).toContain(
+      `Role ${workerRole.role}: it cannot write the users table; it can run the worker.`,
+    );
+    const missing = await run(['install', '--worker-role', 'nobody_here']);
+    expect(missing.code).toBe(2);
+    expect(oneErrorLine(missing.stderr)).toContain('database role nobody_here does not exist');
+  });
+
+  it('a config whose db is a node-postgres pool: the command runs and the pool is ended', async () => {
+    writeFileSync(
+      join(dir, 'pg.config.ts'),
+      CONFIG.replace(
+        'export default defineConfig({',
+        `import pg from 'pg';
+import { drizzle } from 'drizzle-orm/node-postgres';
+export default defineConfig({
+  db: drizzle(new pg.Pool({ connectionString: process.env.DATABASE_URL })),`,
+      ),
+    );
+    const r = await run(['status', '--json', '--config', 'pg.config.ts']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(json<{ users: number }>(r).users).toBe(USERS);
   });
 
   it('import --limit, an interrupted import and a rerun bring every user into WorkOS exactly once', async () => {

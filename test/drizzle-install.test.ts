@@ -25,7 +25,8 @@ beforeAll(async () => {
   database = await createTestDatabase();
   client = postgres(database.url, { max: 6, onnotice: () => {} });
   db = drizzle(client) as unknown as DrizzleDatabase;
-  t = await startTestEmulator();
+  // Sign-ins here check the mirrored password, not email verification (on by default in WorkOS).
+  t = await startTestEmulator({ requireEmailVerification: false });
 });
 
 afterAll(async () => {
@@ -99,6 +100,45 @@ describe('install', () => {
     } finally {
       await Promise.all(pools.map((pool) => pool.end({ timeout: 5 })));
       await client.unsafe(uninstallSql(mapping));
+    }
+  });
+
+  it('refuses a second mapping over the first (install and the printed SQL) and the first keeps working', async () => {
+    await client.unsafe('CREATE TABLE IF NOT EXISTS staff (id serial PRIMARY KEY, email text)');
+    await client.unsafe(
+      'CREATE TABLE IF NOT EXISTS clients (id uuid PRIMARY KEY DEFAULT gen_random_uuid(), email text)',
+    );
+    const staff = pgTable('staff', { id: serial('id').primaryKey(), email: text('email') });
+    const clients = pgTable('clients', { id: text('id').primaryKey(), email: text('email') });
+    const first = defineUsersMapping({ table: staff, id: staff.id, email: staff.email });
+    const second = defineUsersMapping({ table: clients, id: clients.id, email: clients.email });
+    await install(db, first);
+    try {
+      const refusal =
+        /already mirrors another mapping \(capture trigger on public\.staff\).*workos-migrate uninstall/;
+      await expect(install(db, second)).rejects.toThrow(refusal);
+      const script = installSql(second);
+      await expect(
+        client.begin(async (tx) => {
+          for (const statement of script.split('--> statement-breakpoint')) await tx.unsafe(statement);
+        }),
+      ).rejects.toThrow(refusal);
+      // Nothing of the second mapping was applied; the first table's writes are still captured.
+      const [column] = await client`SELECT count(*)::int AS n FROM information_schema.columns
+        WHERE table_name = 'clients' AND column_name = 'workos_user_id'`;
+      expect(column?.n).toBe(0);
+      await client`INSERT INTO staff (email) VALUES ('still@example.com')`;
+      await client`INSERT INTO clients (email) VALUES ('other@example.com')`;
+      expect(await client`SELECT count(*)::int AS n FROM workos_migrate.outbox`).toEqual([{ n: 1 }]);
+      expect((await installedState(db, first)).state).toBe('current');
+      // Reinstalling the same mapping is fine; after uninstalling, the second one installs.
+      await install(db, first);
+      await client.unsafe(uninstallSql(first));
+      await install(db, second);
+      expect((await installedState(db, second)).state).toBe('current');
+    } finally {
+      await client.unsafe(uninstallSql(second));
+      await client.unsafe(uninstallSql(first));
     }
   });
 

@@ -145,7 +145,11 @@ async function remoteByEmail(address: string) {
 
 beforeAll(async () => {
   app = await openPostgres();
-  t = await startTestEmulator({ onResponse: (response) => onResponse?.(response) });
+  // Sign-ins here check the imported password, not email verification (on by default in WorkOS).
+  t = await startTestEmulator({
+    requireEmailVerification: false,
+    onResponse: (response) => onResponse?.(response),
+  });
   secrets.apiKeys.add(t.emulator.apiKey);
 });
 
@@ -484,6 +488,90 @@ describe('identity guards', () => {
     expect(await migrate.syncNow(id)).toMatchObject({ status: 'dead', reason: 'deleted_in_workos' });
     expect(t.emulator.control.userCount()).toBe(0);
     expect(t.emulator.control.counters().byRoute['POST /user_management/users']).toBe(1);
+  });
+});
+
+describe('identity: a reused id, a lost link, a delete that is not ours', () => {
+  it('a delete then an insert with the same id (delete still pending): the old WorkOS user goes, a new one is made', async () => {
+    const migrate = await startEngine();
+    const before = passwordHash('reused-old');
+    const oldEmail = email('reused-old');
+    const id = await insertUser({ email: oldEmail, password_hash: before.hash, email_verified: true });
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    const oldRemote = (await localWorkosId(id)) as string;
+
+    await migrate.worker.stop();
+    const after = passwordHash('reused-new');
+    const newEmail = email('reused-new');
+    await app.exec('DELETE FROM users WHERE id = $1', [id]);
+    await app.exec('INSERT INTO users (id, email, password_hash) VALUES ($1, $2, $3)', [
+      id,
+      newEmail,
+      after.hash,
+    ]);
+    await migrate.worker.start();
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+
+    const newRemote = await localWorkosId(id);
+    expect(newRemote).not.toBe(oldRemote);
+    expect(t.emulator.control.getUser(oldRemote)).toBeUndefined();
+    expect(t.emulator.control.getUser(`app_${id}`)?.user).toMatchObject({ id: newRemote, email: newEmail });
+    expect(t.emulator.control.userCount()).toBe(1);
+    // Neither person can use the other's account.
+    expect(await login(oldEmail, before.password)).toBe(false);
+    expect(await login(newEmail, after.password)).toBe(true);
+  });
+
+  it('TRUNCATE and a reload with other people under the same ids: new WorkOS users, none of the old', async () => {
+    const migrate = await startEngine();
+    const ids = await insertMany('reload-old', 3);
+    await drained();
+    const oldRemotes = await Promise.all(ids.map(localWorkosId));
+    await migrate.worker.stop();
+    await app.exec('TRUNCATE users');
+    const newEmails = ids.map(() => email('reload-new'));
+    for (const [i, id] of ids.entries())
+      await app.exec('INSERT INTO users (id, email) VALUES ($1, $2)', [id, newEmails[i]]);
+    await migrate.worker.start();
+    await drained();
+    expect(await deadRows()).toEqual([]);
+    const remaining = t.emulator.control.listUsers().map((view) => view.user.email);
+    expect(remaining.sort()).toEqual([...newEmails].sort());
+    for (const remote of oldRemotes) expect(t.emulator.control.getUser(remote as string)).toBeUndefined();
+    // The mass-delete test below expects no TRUNCATE on record.
+    await app.exec(`DELETE FROM workos_migrate.settings WHERE key = 'last_truncate_at'`);
+  });
+
+  it('a row that lost its workos_user_id: the same email relinks, another email is identity_unclear', async () => {
+    const migrate = await startEngine();
+    const address = email('unlinked');
+    const id = await insertUser({ email: address, first_name: 'Una', email_verified: true });
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    const remote = await localWorkosId(id);
+
+    await app.exec(`UPDATE users SET workos_user_id = NULL, first_name = 'Une' WHERE id = $1`, [id]);
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    expect(await localWorkosId(id)).toBe(remote);
+
+    await app.exec(`UPDATE users SET workos_user_id = NULL, email = $2 WHERE id = $1`, [
+      id,
+      email('stranger'),
+    ]);
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'dead', reason: 'identity_unclear' });
+    expect(t.emulator.control.getUser(remote as string)?.user.email).toBe(address);
+  });
+
+  it("a delete never removes a WorkOS user that carries our external id but is someone else's (not_ours)", async () => {
+    const migrate = await startEngine();
+    const id = await insertUser({ email: email('conflicted') });
+    const [seeded] = await t.emulator.control.seedUsers([
+      { email: email('owner'), external_id: `app_${id}` },
+    ]);
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'dead', reason: 'external_id_conflict' });
+
+    await app.exec('DELETE FROM users WHERE id = $1', [id]);
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'dead', reason: 'not_ours' });
+    expect(t.emulator.control.getUser(seeded?.user.id as string)).toBeDefined();
   });
 });
 

@@ -53,7 +53,8 @@ beforeAll(async () => {
   const db = drizzle(client) as unknown as AppDatabase;
   await client.unsafe(USERS_DDL);
   await install(db, usersMapping);
-  t = await startTestEmulator();
+  // The example app's signups are unverified; this file rehearses routing, not verification.
+  t = await startTestEmulator({ requireEmailVerification: false });
   app = await buildApp({
     db,
     adminToken: ADMIN,

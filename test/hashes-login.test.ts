@@ -1,9 +1,9 @@
 // Every stored-hash format the converter supports, proven end to end: build the hash the way the framework
 // does (real algorithm, known password, random salt), convert it with toWorkOS, import it into the emulator
-// with createUser, then log in with the password (success) and with a wrong one (invalid_grant). Published
+// with createUser, then log in with the password (success) and with a wrong one (400 invalid_credentials). Published
 // examples go through the same path. The emulator's verifier is the judge and shares no code with
 // src/hashes/ or with test/helpers/framework-hashes.ts.
-import { OauthException, type WorkOS } from '@workos-inc/node';
+import { GenericServerException, type WorkOS } from '@workos-inc/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toWorkOS } from 'workos-migrate/hashes';
 import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
@@ -77,6 +77,7 @@ async function expectLogin(c: Omit<LoginCase, 'build'> & { stored: Stored }): Pr
       email,
       passwordHash: result.passwordHash,
       passwordHashType: result.passwordHashType as SdkHashType,
+      emailVerified: true,
     });
   } catch (error) {
     throw new Error(
@@ -106,8 +107,8 @@ async function expectLogin(c: Omit<LoginCase, 'build'> & { stored: Stored }): Pr
       clientId: t.emulator.clientId,
     }),
   );
-  expect(wrong, `${c.name}: a wrong password must not log in`).toBeInstanceOf(OauthException);
-  expect(wrong).toMatchObject({ error: 'invalid_grant' });
+  expect(wrong, `${c.name}: a wrong password must not log in`).toBeInstanceOf(GenericServerException);
+  expect(wrong).toMatchObject({ status: 400, code: 'invalid_credentials' });
 }
 
 // ---------------------------------------------------------------------------------------------------

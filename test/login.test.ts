@@ -15,9 +15,10 @@ import {
 } from 'workos-migrate';
 import workosMigrate from 'workos-migrate/fastify';
 import { bucketOf } from 'workos-migrate/flags';
-import { type AppDatabase, engine, engineConfig, openPostgres } from './helpers/app.js';
+import { type AppDatabase, engine, engineConfig, openPostgres, sql } from './helpers/app.js';
 import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
 import { startResettingServer } from './helpers/unreachable.js';
+import { waitFor } from './helpers/wait.js';
 
 let app: AppDatabase & { url: string };
 let t: TestEmulator;
@@ -124,7 +125,8 @@ async function expectNoPlaintext(): Promise<void> {
 
 beforeAll(async () => {
   app = await openPostgres();
-  t = await startTestEmulator();
+  // As afterEach leaves it; the verification test turns it on.
+  t = await startTestEmulator({ requireEmailVerification: false });
   driver = engine(app.db, t.emulator, { logger: captureLogger });
   await driver.worker.start();
   fastify = Fastify({
@@ -215,10 +217,26 @@ describe('WorkOS side', () => {
     expect(legacyCalls).toEqual([]);
   });
 
-  it('an unknown email is refused without asking anyone', async () => {
-    const result = await signIn('nobody@example.com', password());
+  it('an unknown email is refused without asking WorkOS; the legacy check runs once on the dummy hash', async () => {
+    const seen: LegacyCredentials[] = [];
+    const result = await fastify.workosMigrate.login({
+      email: 'nobody@example.com',
+      password: password(),
+      verifyLegacy: (user) => {
+        seen.push(user);
+        return verifyLegacy(user);
+      },
+    });
     expect(result).toMatchObject({ side: 'legacy', ok: false, reason: 'unknown-user', localUserId: null });
-    expect(legacyCalls).toEqual([]);
+    // So an unknown email costs what a real check costs (login.unknownUserHash, a bcrypt hash by default).
+    expect(seen).toEqual([
+      expect.objectContaining({
+        localUserId: '',
+        email: 'nobody@example.com',
+        passwordHash: expect.stringMatching(/^\$2b\$10\$/),
+      }),
+    ]);
+    expect(t.emulator.control.counters().total).toBe(0);
   });
 
   it('email-verification-required when WorkOS requires a verified email and this one is not', async () => {
@@ -410,7 +428,7 @@ describe('legacy reasons of the cutover rule', () => {
     }
   });
 
-  it('disabled for a disabled local user', async () => {
+  it('disabled for a disabled local user: refused without a password check, on both sides', async () => {
     const user = await syncedUser('disabled');
     await app.exec('UPDATE users SET disabled = true WHERE id = $1', [user.id]);
     await sync(user.id);
@@ -418,9 +436,14 @@ describe('legacy reasons of the cutover rule', () => {
     expect(queued?.n).toBe(0);
     expect(await signIn(user.email, user.pass)).toMatchObject({
       side: 'legacy',
-      ok: true,
+      ok: false,
       reason: 'disabled',
     });
+    // Outside the rollout too, and the legacy check is never asked.
+    await fastify.workosMigrate.flags.setRollout(0);
+    expect(await signIn(user.email, user.pass)).toMatchObject({ ok: false, reason: 'disabled' });
+    expect(legacyCalls).toEqual([]);
+    await fastify.workosMigrate.flags.setRollout(100);
     const cutover = await fastify.inject({
       method: 'POST',
       url: '/cutover',
@@ -512,51 +535,45 @@ describe('login-time password migration', () => {
     expect(direct.user.externalId).toBe(`app_${id}`);
   });
 
-  it('a password changed while the old one is being moved is not overwritten in WorkOS by the old one', async () => {
-    const oldPass = password();
-    const newPass = password();
-    const id = await insertUser({
-      email: 'racing@example.com',
-      password_hash: md5(oldPass),
-      email_verified: true,
-    });
-    await sync(id);
-    expect(await passwordState(id)).toBe('login');
+  // The new hash importable (it reaches WorkOS) or not (WorkOS's password is replaced by a random one).
+  for (const [kind, newHash, finalState] of [
+    ['importable', bcryptHash, 'synced'],
+    ['unimportable', md5, 'login'],
+  ] as const) {
+    it(`a password changed (${kind}) while the old one is being moved is not left in WorkOS`, async () => {
+      const oldPass = password();
+      const newPass = password();
+      const address = `racing-${kind}@example.com`;
+      const id = await insertUser({ email: address, password_hash: md5(oldPass), email_verified: true });
+      await sync(id);
+      expect(await passwordState(id)).toBe('login');
 
-    // The user changes the password on another device while this sign-in with the old one runs: the
-    // app's legacy check (a slow hash, in real life) has just said yes when the change lands and the
-    // worker mirrors the new, importable hash.
-    const result = await fastify.workosMigrate.login({
-      email: 'racing@example.com',
-      password: oldPass,
-      verifyLegacy: async (user) => {
-        const ok = await verifyLegacy(user);
-        await app.exec('UPDATE users SET password_hash = $1 WHERE id = $2', [bcryptHash(newPass), id]);
-        await sync(id);
-        expect(t.emulator.control.getUser(`app_${id}`)?.passwordType).toBe('bcrypt');
-        return ok;
-      },
+      // The user changes the password on another device while this sign-in with the old one runs: the
+      // app's legacy check (a slow hash, in real life) has just said yes when the change lands and the
+      // worker mirrors the new hash.
+      const result = await fastify.workosMigrate.login({
+        email: address,
+        password: oldPass,
+        verifyLegacy: async (user) => {
+          const ok = await verifyLegacy(user);
+          await app.exec('UPDATE users SET password_hash = $1 WHERE id = $2', [newHash(newPass), id]);
+          await sync(id);
+          if (kind === 'importable')
+            expect(t.emulator.control.getUser(`app_${id}`)?.passwordType).toBe('bcrypt');
+          return ok;
+        },
+      });
+      // The old password must not win: not as this sign-in's answer, and not in WorkOS afterwards.
+      expect(result).toMatchObject({ side: 'legacy', ok: false, reason: 'pending-sync', fellBack: false });
+      expect(logs.some((line) => line.includes('the password changed during sign-in'))).toBe(true);
+      await sync(id);
+      expect(await workosAccepts(address, oldPass)).toBe(false);
+      expect(await workosAccepts(address, newPass)).toBe(kind === 'importable');
+      expect(await passwordState(id)).toBe(finalState);
+      expect(await signIn(address, oldPass)).toMatchObject({ ok: false });
+      expect(await signIn(address, newPass)).toMatchObject({ side: 'workos', ok: true });
     });
-    // The old password must not win: not as this sign-in's answer, and not in WorkOS afterwards.
-    expect(result).toMatchObject({ side: 'legacy', ok: false, reason: 'pending-sync', fellBack: false });
-    expect(logs.some((line) => line.includes('the password changed during sign-in'))).toBe(true);
-    await sync(id);
-    const accepts = async (pass: string) =>
-      t.workos.userManagement
-        .authenticateWithPassword({
-          clientId: t.emulator.clientId,
-          email: 'racing@example.com',
-          password: pass,
-        })
-        .then(
-          () => true,
-          () => false,
-        );
-    expect(await accepts(newPass)).toBe(true);
-    expect(await accepts(oldPass)).toBe(false);
-    expect(await passwordState(id)).toBe('synced');
-    expect(await signIn('racing@example.com', newPass)).toMatchObject({ side: 'workos', ok: true });
-  });
+  }
 
   it('a legacy password below the WorkOS policy keeps the user on legacy (password-strength, ok true)', async () => {
     const common = 'sunshine';
@@ -689,6 +706,208 @@ describe('WorkOS unreachable', () => {
     } finally {
       await migrate.close();
     }
+  });
+});
+
+/** Whether WorkOS itself (AuthKit, another app) accepts this password for this email. */
+async function workosAccepts(email: string, pass: string): Promise<boolean> {
+  return t.workos.userManagement
+    .authenticateWithPassword({ clientId: t.emulator.clientId, email, password: pass })
+    .then(
+      () => true,
+      () => false,
+    );
+}
+
+async function linkedWorkosId(id: string): Promise<string> {
+  const [row] = await app.exec('SELECT workos_user_id FROM workos_migrate.sync_state WHERE user_id = $1', [
+    id,
+  ]);
+  return String(row?.workos_user_id);
+}
+
+async function outboxRow(id: string): Promise<Record<string, unknown> | undefined> {
+  const [row] = await app.exec(
+    'SELECT dead, dead_reason, verifying FROM workos_migrate.outbox WHERE user_id = $1',
+    [id],
+  );
+  return row;
+}
+
+describe('same person only (identity-mismatch)', () => {
+  it('the linked WorkOS user moved to another email and a stranger took this one: refused, re-checked, then legacy', async () => {
+    const user = await syncedUser('victim');
+    const linked = await linkedWorkosId(user.id);
+    // Self-service in WorkOS: the linked user moves away, someone else signs up with the freed email.
+    await t.workos.userManagement.updateUser({ userId: linked, email: 'moved-away@example.com' });
+    const strangerPass = password();
+    const stranger = await t.workos.userManagement.createUser({ email: user.email, password: strangerPass });
+
+    const before = logs.length;
+    const result = await signIn(user.email, strangerPass);
+    expect(result).toMatchObject({
+      side: 'workos',
+      ok: false,
+      reason: 'identity-mismatch',
+      localUserId: user.id,
+    });
+    expect(result.accessToken).toBeUndefined();
+    expect(result.workosUser).toBeUndefined();
+    const warning = logs.slice(before).find((line) => line.includes('other than the linked one'));
+    expect(warning).toContain(stranger.id);
+    // Queued for a re-check against WorkOS, which finds the email held by a stranger: dead-lettered.
+    await waitFor(async () => (await outboxRow(user.id))?.dead === true, 15_000, 'the re-check');
+    expect((await outboxRow(user.id))?.dead_reason).toBe('email_owned_elsewhere');
+    // From then on the legacy side decides: the stranger's password is not the user's.
+    expect(await signIn(user.email, strangerPass)).toMatchObject({
+      side: 'legacy',
+      ok: false,
+      reason: 'dead-lettered',
+    });
+    expect(await signIn(user.email, user.pass)).toMatchObject({
+      side: 'legacy',
+      ok: true,
+      localUserId: user.id,
+    });
+  });
+
+  it('the linked WorkOS user was deleted in WorkOS and the email signed up again there: refused', async () => {
+    const user = await syncedUser('gone');
+    await t.workos.userManagement.deleteUser(await linkedWorkosId(user.id));
+    const strangerPass = password();
+    await t.workos.userManagement.createUser({ email: user.email, password: strangerPass });
+    expect(await signIn(user.email, strangerPass)).toMatchObject({
+      side: 'workos',
+      ok: false,
+      reason: 'identity-mismatch',
+    });
+    await waitFor(async () => (await outboxRow(user.id))?.dead === true, 15_000, 'the re-check');
+    expect((await outboxRow(user.id))?.dead_reason).toBe('deleted_in_workos');
+  });
+});
+
+describe('no credential outlives its revocation', () => {
+  for (const [label, revoked] of [
+    ['cleared (NULL)', null],
+    ['emptied', ''],
+    ["made unusable (Django's !marker)", '!Kq3rVJ8rD0b1cPuQW5mS2dYzT7hEaLx9fGnU4oBi'],
+  ] as const) {
+    it(`a password ${label}: WorkOS stops accepting the old one in the same sync; never ok on either side`, async () => {
+      const user = await syncedUser(`revoke${label.length}`);
+      expect(await workosAccepts(user.email, user.pass)).toBe(true);
+      await app.exec('UPDATE users SET password_hash = $1 WHERE id = $2', [revoked, user.id]);
+      await sync(user.id);
+      expect(await workosAccepts(user.email, user.pass)).toBe(false);
+      expect(await passwordState(user.id)).toBe('revoked');
+      expect(await signIn(user.email, user.pass)).toMatchObject({ ok: false });
+      await fastify.workosMigrate.flags.setRollout(0);
+      expect(await signIn(user.email, user.pass)).toMatchObject({ ok: false });
+    });
+  }
+
+  it('a password changed to a hash WorkOS cannot import: the old one stops working at WorkOS, the new one migrates at sign-in', async () => {
+    const user = await syncedUser('tomd5');
+    const newPass = password();
+    await app.exec('UPDATE users SET password_hash = $1 WHERE id = $2', [md5(newPass), user.id]);
+    await sync(user.id);
+    expect(await workosAccepts(user.email, user.pass)).toBe(false);
+    expect(await passwordState(user.id)).toBe('login');
+    expect(await signIn(user.email, user.pass)).toMatchObject({ ok: false });
+    expect(await signIn(user.email, newPass)).toMatchObject({ side: 'workos', ok: true });
+    expect(await workosAccepts(user.email, newPass)).toBe(true);
+  });
+
+  it('a social-login user (no password ever) gets no password in WorkOS at all', async () => {
+    const id = await insertUser({ email: 'social@example.com', email_verified: true });
+    await sync(id);
+    await app.exec(`UPDATE users SET first_name = 'Soc' WHERE id = $1`, [id]);
+    await sync(id);
+    expect(await passwordState(id)).toBe('no_local_password');
+    expect(t.emulator.control.getUser(`app_${id}`)?.hasPassword).toBe(false);
+  });
+
+  it('a disabled user cannot sign in at WorkOS either; re-enabling restores the hash on the next sync', async () => {
+    const user = await syncedUser('suspended');
+    await app.exec('UPDATE users SET disabled = true WHERE id = $1', [user.id]);
+    await sync(user.id);
+    expect(await workosAccepts(user.email, user.pass)).toBe(false);
+    expect(await passwordState(user.id)).toBe('disabled');
+    expect(await signIn(user.email, user.pass)).toMatchObject({ ok: false, reason: 'disabled' });
+    await app.exec('UPDATE users SET disabled = false WHERE id = $1', [user.id]);
+    await sync(user.id);
+    expect(await passwordState(user.id)).toBe('synced');
+    expect(await workosAccepts(user.email, user.pass)).toBe(true);
+    expect(await signIn(user.email, user.pass)).toMatchObject({ side: 'workos', ok: true });
+  });
+});
+
+describe('unauthenticated login requests', () => {
+  it('legacy checks are limited per email like WorkOS (10 per 60 s): the 11th is rate-limited unchecked', async () => {
+    const user = await syncedUser('legacybrute');
+    await fastify.workosMigrate.flags.setRollout(0);
+    for (let i = 0; i < 10; i++)
+      expect(await signIn(user.email, password())).toMatchObject({
+        side: 'legacy',
+        ok: false,
+        reason: 'kill-switch',
+      });
+    expect(await signIn(user.email.toUpperCase(), user.pass)).toMatchObject({
+      side: 'legacy',
+      ok: false,
+      reason: 'rate-limited',
+    });
+    expect(legacyCalls).toHaveLength(10);
+    // Another email is not affected; `login.legacyAttemptLimit: false` turns the limit off.
+    const other = await syncedUser('legacyok');
+    expect(await signIn(other.email, other.pass)).toMatchObject({ ok: true });
+    const unlimited = createWorkosMigrate(
+      engineConfig(app.db, t.emulator, { logger: captureLogger, login: { legacyAttemptLimit: false } }),
+    );
+    try {
+      await unlimited.flags.setRollout(0);
+      expect(await unlimited.login({ email: user.email, password: user.pass, verifyLegacy })).toMatchObject({
+        ok: true,
+      });
+    } finally {
+      await unlimited.close();
+    }
+  });
+
+  it('the lookup by email is served by the index install creates (EXPLAIN shows an index scan)', async () => {
+    const [index] = await app.exec(
+      `SELECT indexdef FROM pg_indexes WHERE tablename = 'users' AND indexname = 'users_workos_migrate_email_idx'`,
+    );
+    expect(String(index?.indexdef)).toMatch(/lower\(TRIM\(BOTH FROM email\)\)/);
+    const plan = await app.db.transaction(async (tx) => {
+      await tx.execute(sql`SET LOCAL enable_seqscan = off`);
+      // postgres.js answers the rows as an array.
+      return (await tx.execute(
+        sql`EXPLAIN SELECT id FROM users u WHERE lower(trim(u.email::text)) = ${'someone@example.com'} LIMIT 10`,
+      )) as unknown as Record<string, string>[];
+    });
+    const text = plan.map((row) => Object.values(row).join('')).join('\n');
+    expect(text).toMatch(/Index (Only )?Scan|Bitmap Index Scan/);
+    expect(text).toContain('users_workos_migrate_email_idx');
+  });
+
+  it('an unknown email costs what a real legacy check costs (medians within a generous bound)', async () => {
+    const pass = password();
+    // The app's own cost: the default unknownUserHash is bcrypt at cost 10, so the user's is too.
+    await insertUser({ email: 'costly@example.com', password_hash: bcrypt.hashSync(pass, 10) });
+    const median = async (email: string) => {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        await fastify.workosMigrate.login({ email, password: `${pass}x`, verifyLegacy });
+        times.push(performance.now() - started);
+      }
+      return times.sort((a, b) => a - b)[2] as number;
+    };
+    await fastify.workosMigrate.flags.setRollout(0);
+    const known = await median('costly@example.com');
+    const unknown = await median('nobody-at-all@example.com');
+    // Within 2x on a quiet machine (bench/login-timing.mjs); 4x here, as the machine is shared.
+    expect(unknown).toBeGreaterThan(known / 4);
   });
 });
 

@@ -91,26 +91,60 @@ describe('createResponseValidator', () => {
     expect(validate({ method: 'POST', path, status: 400, body: noErrors })).toMatch(/errors/);
   });
 
-  it('falls back to the generic {code, message} shape for 400 codes the spec omits on create', () => {
+  it('tolerates no code the spec omits: a top-level external_id_already_used or email_not_available on create fails', () => {
     const path = '/user_management/users';
     for (const code of ['external_id_already_used', 'email_not_available']) {
-      expect(validate({ method: 'POST', path, status: 400, body: { code, message: 'Taken.' } })).toBeNull();
+      expect(validate({ method: 'POST', path, status: 400, body: { code, message: 'Taken.' } })).toMatch(
+        /UserlandUsersController_create/,
+      );
     }
-    expect(validate({ method: 'POST', path, status: 400, body: { code: 'email_not_available' } })).toMatch(
-      /generic fallback/,
-    );
+    // The envelope WorkOS answers is valid, whatever reason errors[] gives.
+    const envelope = {
+      code: 'user_creation_error',
+      message: 'Could not create user.',
+      errors: [{ code: 'external_id_already_used', message: 'Taken.' }],
+    };
+    expect(validate({ method: 'POST', path, status: 400, body: envelope })).toBeNull();
+    // On update the spec does list the top-level codes.
+    const update = `/user_management/users/${user.id}`;
+    for (const code of ['external_id_already_used', 'email_not_available', 'email_already_verified']) {
+      expect(
+        validate({ method: 'PUT', path: update, status: 400, body: { code, message: 'No.' } }),
+      ).toBeNull();
+    }
   });
 
-  it('falls back to the generic error shape for statuses the spec omits', () => {
+  it('accepts only the exact API-wide answers for statuses an operation does not list', () => {
     const path = '/user_management/users';
     const rateLimited = { message: 'Too many requests.', code: 'rate_limit_exceeded' };
     expect(validate({ method: 'POST', path, status: 429, body: rateLimited })).toBeNull();
+    expect(validate({ method: 'POST', path, status: 429, body: { message: 'Slow down.' } })).toMatch(
+      /-> 429/,
+    );
     expect(validate({ method: 'GET', path, status: 401, body: { message: 'Unauthorized' } })).toBeNull();
+    expect(
+      validate({
+        method: 'PUT',
+        path: `${path}/${user.id}`,
+        status: 404,
+        body: { message: 'Gone.', code: 'entity_not_found' },
+      }),
+    ).toBeNull();
     const conflict = { code: 'user_already_exists', message: 'A user with this email already exists.' };
-    expect(validate({ method: 'POST', path, status: 409, body: conflict })).toBeNull();
+    expect(validate({ method: 'POST', path, status: 409, body: conflict })).toMatch(/defines no 409/);
     expect(
       validate({ method: 'POST', path, status: 503, body: { code: 'server_error', message: 'x' } }),
     ).toBeNull();
+    expect(validate({ method: 'POST', path, status: 503, body: { message: 'x' } })).toMatch(/code/);
+  });
+
+  it('skips a record the emulator marks as a deliberate deviation, and only that', () => {
+    const path = '/user_management/users';
+    const conflict = { code: 'user_already_exists', message: 'A user with this email already exists.' };
+    expect(
+      validate({ method: 'POST', path, status: 409, body: conflict, deviation: 'emailTaken=conflict' }),
+    ).toBeNull();
+    expect(validate({ method: 'POST', path, status: 409, body: conflict, deviation: null })).toMatch(/409/);
   });
 
   it('rejects non-JSON and missing error bodies', () => {
@@ -184,7 +218,7 @@ describe('createResponseValidator', () => {
     expect(validate({ method: 'GET', path: '/events', status: 200, body: noAfter })).toMatch(/after/);
   });
 
-  it('checks authenticate responses and its OAuth error shape', () => {
+  it('checks authenticate responses and its error shapes, OAuth ones included, exactly as the spec lists them', () => {
     const path = '/user_management/authenticate';
     const ok = { user, access_token: 'eyJ.a.b', refresh_token: 'rt_1', authentication_method: 'Password' };
     expect(validate({ method: 'POST', path, status: 200, body: ok })).toBeNull();
@@ -195,6 +229,8 @@ describe('createResponseValidator', () => {
     expect(validate({ method: 'POST', path, status: 200, body: noRefresh })).toMatch(/refresh_token/);
     const grant = { error: 'invalid_grant', error_description: 'Invalid credentials.' };
     expect(validate({ method: 'POST', path, status: 400, body: grant })).toBeNull();
+    const wrong = { code: 'invalid_credentials', message: 'Invalid credentials.' };
+    expect(validate({ method: 'POST', path, status: 400, body: wrong })).toBeNull();
     const verify = {
       code: 'email_verification_required',
       message: 'Email ownership must be verified before authentication.',
@@ -203,17 +239,28 @@ describe('createResponseValidator', () => {
       email_verification_id: 'email_verification_01',
     };
     expect(validate({ method: 'POST', path, status: 403, body: verify })).toBeNull();
+    const sso = {
+      error: 'sso_required',
+      error_description: 'Use SSO.',
+      email: user.email,
+      connection_ids: ['conn_1'],
+    };
+    expect(validate({ method: 'POST', path, status: 400, body: sso })).toBeNull();
+    const { connection_ids: _c, ...ssoWithoutConnections } = sso;
+    expect(validate({ method: 'POST', path, status: 400, body: ssoWithoutConnections })).toMatch(/-> 400/);
+    const quota = { code: 'daily_quota_exceeded', message: 'Quota exceeded.' };
+    expect(validate({ method: 'POST', path, status: 429, body: quota })).toBeNull();
     const limited = { message: 'Too many requests.', code: 'rate_limit_exceeded' };
     expect(validate({ method: 'POST', path, status: 429, body: limited })).toBeNull();
     expect(validate({ method: 'POST', path, status: 429, body: { error: 'rate_limited' } })).toMatch(
-      /message/,
+      /-> 429/,
     );
-    // The OAuth shape is a fallback on authenticate only.
+    // No OAuth fallback: an OAuth code the spec does not list, or a 401 OAuth body, fails.
+    const unsupported = { error: 'unsupported_grant_type', error_description: 'x' };
+    expect(validate({ method: 'POST', path, status: 400, body: unsupported })).toMatch(/-> 400/);
     const client = { error: 'invalid_client', error_description: 'Invalid client secret.' };
-    expect(validate({ method: 'POST', path, status: 401, body: client })).toBeNull();
-    expect(validate({ method: 'GET', path: '/user_management/users', status: 401, body: client })).toMatch(
-      /message/,
-    );
+    expect(validate({ method: 'POST', path, status: 400, body: client })).toBeNull();
+    expect(validate({ method: 'POST', path, status: 401, body: client })).toMatch(/-> 401/);
   });
 
   it('skips the control plane and flags unknown success routes', () => {

@@ -1,8 +1,8 @@
 // Loading `workos-migrate.config.ts` (or .mts/.js/.mjs, or --config PATH) and opening its database.
 //
 // The file default-exports `defineConfig({...})`, the same config the plugin takes. `db` may be left
-// out: the CLI then connects to env DATABASE_URL with postgres.js (optional peer dependency
-// `postgres`), or without it opens the embedded PGlite database in `.workos-migrate/pglite`.
+// out: the CLI then connects to env DATABASE_URL with whichever driver is installed (postgres.js, else
+// node-postgres `pg`), or without it opens the embedded PGlite database in `.workos-migrate/pglite`.
 // TypeScript files are loaded with jiti, as drizzle-kit loads `drizzle.config.ts`.
 import { statSync } from 'node:fs';
 import { extname, relative, resolve } from 'node:path';
@@ -196,15 +196,58 @@ async function checkConnection(db: DrizzleDatabase, setting: string): Promise<vo
 
 function isModuleMissing(error: unknown, name: string): boolean {
   const { code, message } = (error ?? {}) as { code?: string; message?: string };
-  return code === 'ERR_MODULE_NOT_FOUND' && (message ?? '').includes(name);
+  // Quoted, as Node names the package: a path in the message may contain the bare name.
+  return code === 'ERR_MODULE_NOT_FOUND' && (message ?? '').includes(`'${name}'`);
 }
 
-/** Ends the pool or client behind a Drizzle database the config file made, when it exposes one. */
+/**
+ * Ends the pool or client behind a Drizzle database the config file made, when it exposes one. A
+ * postgres.js client is a function whose `end` takes options; node-postgres's `Pool.end` takes a callback.
+ */
 async function closeClient(db: unknown): Promise<void> {
   const client = (db as { $client?: { end?: unknown; close?: unknown } } | null)?.$client;
   if (!client) return;
-  if (typeof client.end === 'function') await (client.end as (o: object) => Promise<void>)({ timeout: 5 });
-  else if (typeof client.close === 'function') await (client.close as () => Promise<void>)();
+  if (typeof client.end === 'function') {
+    if (typeof (client as unknown) === 'function')
+      await (client.end as (o: object) => Promise<void>)({ timeout: 5 });
+    else await (client.end as () => Promise<void>)();
+  } else if (typeof client.close === 'function') await (client.close as () => Promise<void>)();
+}
+
+/** A pool on DATABASE_URL through the first driver installed: postgres.js, then node-postgres. */
+async function connectUrl(url: string): Promise<OpenedDatabase> {
+  const description = maskUrl(url);
+  try {
+    const postgres = (await import('postgres')).default;
+    const { drizzle } = await import('drizzle-orm/postgres-js');
+    const client = postgres(url, { max: 10, onnotice: () => {}, connect_timeout: 10 });
+    return {
+      db: drizzle(client) as unknown as DrizzleDatabase,
+      description,
+      kind: 'postgres',
+      close: () => client.end({ timeout: 5 }).catch(() => undefined),
+    };
+  } catch (error) {
+    if (!isModuleMissing(error, 'postgres')) throw error;
+  }
+  try {
+    const pg = (await import('pg')).default;
+    const { drizzle } = await import('drizzle-orm/node-postgres');
+    const pool = new pg.Pool({ connectionString: url, max: 10, connectionTimeoutMillis: 10_000 });
+    // An idle client's error (server restart) must not crash the CLI; the next query reports it.
+    pool.on('error', () => {});
+    return {
+      db: drizzle(pool) as unknown as DrizzleDatabase,
+      description,
+      kind: 'postgres',
+      close: () => pool.end().catch(() => undefined),
+    };
+  } catch (error) {
+    if (!isModuleMissing(error, 'pg')) throw error;
+  }
+  throw new UsageError(
+    'DATABASE_URL is set but no PostgreSQL driver is installed: npm install pg (node-postgres) or postgres (postgres.js), or export your own Drizzle db as option db of the config file',
+  );
 }
 
 async function openDatabase(
@@ -217,7 +260,7 @@ async function openDatabase(
     const db = config.db;
     if (typeof db.execute !== 'function' || typeof db.transaction !== 'function') {
       throw new UsageError(
-        `${shown}: option db must be a Drizzle database (drizzle-orm/postgres-js or drizzle-orm/pglite), or left out to use DATABASE_URL`,
+        `${shown}: option db must be a Drizzle database (drizzle-orm/node-postgres, drizzle-orm/postgres-js or drizzle-orm/pglite), or left out to use DATABASE_URL`,
       );
     }
     const opened: OpenedDatabase = {
@@ -246,25 +289,7 @@ async function openDatabase(
         'DATABASE_URL must be a postgres:// URL such as postgres://user:password@host:5432/app',
       );
     }
-    let postgres: typeof import('postgres');
-    try {
-      postgres = (await import('postgres')).default;
-    } catch (error) {
-      if (isModuleMissing(error, 'postgres')) {
-        throw new UsageError(
-          'DATABASE_URL is set but the postgres package is not installed: npm install postgres',
-        );
-      }
-      throw error;
-    }
-    const { drizzle } = await import('drizzle-orm/postgres-js');
-    const client = postgres(url, { max: 10, onnotice: () => {}, connect_timeout: 10 });
-    const opened: OpenedDatabase = {
-      db: drizzle(client) as unknown as DrizzleDatabase,
-      description: maskUrl(url),
-      kind: 'postgres',
-      close: () => client.end({ timeout: 5 }).catch(() => undefined),
-    };
+    const opened = await connectUrl(url);
     try {
       await checkConnection(opened.db, `DATABASE_URL (${maskUrl(url)})`);
     } catch (error) {

@@ -35,6 +35,9 @@ const SETUP_CODES = new Set([
   'flag_source_mismatch',
   'invalid_rollout',
   'unleash_admin_token_missing',
+  'role_missing',
+  'other_mapping_installed',
+  'invalid_role',
 ]);
 
 /** UsageError for setup problems (exit 2), a plain Error otherwise (exit 1); one line either way. */

@@ -5,7 +5,9 @@ import type {
   FaultOptions,
   RateLimitOptions,
   RateLimitRule,
+  SignInSteps,
 } from '../emulator/options.js';
+import { SIGN_IN_STEPS } from '../emulator/options.js';
 import { quote, UsageError } from './conventions.js';
 
 // Pure parsers for flag values. Each takes the flag's name so its UsageError names it, and says
@@ -126,6 +128,23 @@ export function parseEmailTakenMode(flag: string, value: string): EmailTakenMode
   return mode;
 }
 
+/** `--sign-in-step example.com=sso_required` (repeatable): which sign-ins answer which step. */
+export function parseSignInSteps(flag: string, values: string[]): SignInSteps {
+  const steps: SignInSteps = {};
+  for (const value of values) {
+    const at = value.lastIndexOf('=');
+    const key = value.slice(0, at).trim();
+    const step = SIGN_IN_STEPS.find((name) => name === value.slice(at + 1).trim());
+    if (at <= 0 || key === '' || !step) {
+      throw new UsageError(
+        `${flag} must be KEY=STEP, KEY a user id, email or domain, STEP one of ${SIGN_IN_STEPS.join(', ')} (got ${quote(value)})`,
+      );
+    }
+    steps[key] = step;
+  }
+  return steps;
+}
+
 /** The `emulator` command's flags as commander hands them over (attribute names, raw strings). */
 export interface EmulatorFlags {
   host?: string;
@@ -141,7 +160,10 @@ export interface EmulatorFlags {
   faultRate?: string;
   dropRate?: string;
   emailTaken?: string;
+  /** `false` with `--no-require-email-verification`. */
   requireEmailVerification?: boolean;
+  /** `KEY=STEP` pairs from `--sign-in-step`. */
+  signInStep?: string[];
   /** `false` with `--no-events`. */
   events?: boolean;
   data?: string;
@@ -188,7 +210,10 @@ export function parseEmulatorFlags(flags: EmulatorFlags): EmulatorOptions {
 
   if (flags.emailTaken !== undefined)
     options.emailTaken = parseEmailTakenMode('--email-taken', flags.emailTaken);
-  if (flags.requireEmailVerification) options.requireEmailVerification = true;
+  if (flags.requireEmailVerification !== undefined)
+    options.requireEmailVerification = flags.requireEmailVerification;
+  if (flags.signInStep !== undefined)
+    options.signInSteps = parseSignInSteps('--sign-in-step', flags.signInStep);
   if (flags.events === false) options.events = false;
   if (flags.data !== undefined) {
     if (flags.data.trim() === '') throw new UsageError('--data must be a file path (got "")');

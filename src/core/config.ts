@@ -68,8 +68,23 @@ export interface FlagsOptions {
   retryAfterSeconds?: number;
 }
 
+export interface LoginOptions {
+  /**
+   * Legacy password checks allowed per email inside `login()`, answered `rate-limited` beyond it:
+   * WorkOS's own authenticate limit (10 per 60 s per email), so moving users to legacy never weakens
+   * brute-force protection. In memory, per process. `false` turns it off. Default `{ limit: 10, windowMs: 60_000 }`.
+   */
+  legacyAttemptLimit?: { limit: number; windowMs: number } | false;
+  /**
+   * The stored hash `verifyLegacy` is given for an email no local user has, so an unknown email costs
+   * what a real check costs and timing does not tell who has an account. Use a hash of your own
+   * format and cost. Default: a bcrypt hash (cost 10) of a random string nobody knows.
+   */
+  unknownUserHash?: string;
+}
+
 export interface WorkosMigrateConfig {
-  /** The app's Drizzle database (postgres.js or PGlite driver). */
+  /** The app's Drizzle database (node-postgres, postgres.js or PGlite driver). */
   db: DrizzleDatabase;
   /** From `defineUsersMapping`. */
   users: UsersMapping;
@@ -102,6 +117,8 @@ export interface WorkosMigrateConfig {
   deleteThreshold?: number;
   /** The mass-delete guard's sliding window. Default 1 hour (3,600,000 ms). */
   deleteWindowMs?: number;
+  /** `login()`: the legacy attempt limit and the unknown-email check. */
+  login?: LoginOptions;
   logger?: Logger;
 }
 
@@ -129,15 +146,26 @@ export interface ResolvedFlags {
 }
 
 export interface ResolvedConfig
-  extends Required<Omit<WorkosMigrateConfig, 'workos' | 'worker' | 'onPasswordReset' | 'flags'>> {
+  extends Required<Omit<WorkosMigrateConfig, 'workos' | 'worker' | 'onPasswordReset' | 'flags' | 'login'>> {
   workos: { apiKey: string; clientId: string; apiUrl: string | undefined };
+  login: { legacyAttemptLimit: { limit: number; windowMs: number } | false; unknownUserHash: string };
   flags: ResolvedFlags;
   worker: Required<WorkerOptions>;
   onPasswordReset: WorkosMigrateConfig['onPasswordReset'];
 }
 
-/** Identity function that types a config; validation happens in `resolveConfig`. */
-export function defineConfig(config: WorkosMigrateConfig): WorkosMigrateConfig {
+/**
+ * A config without `db`, as `workos-migrate.config.ts` may export it: the CLI then opens DATABASE_URL
+ * (or the embedded database), and the app adds its own: `{ ...config, db }`.
+ */
+export type WorkosMigrateConfigWithoutDb = Omit<WorkosMigrateConfig, 'db'> & { db?: undefined };
+
+/** Identity function that types a config (with or without `db`); validation happens in `resolveConfig`. */
+export function defineConfig(config: WorkosMigrateConfig): WorkosMigrateConfig;
+export function defineConfig(config: WorkosMigrateConfigWithoutDb): WorkosMigrateConfigWithoutDb;
+export function defineConfig(
+  config: WorkosMigrateConfig | WorkosMigrateConfigWithoutDb,
+): WorkosMigrateConfig | WorkosMigrateConfigWithoutDb {
   return config;
 }
 
@@ -155,7 +183,10 @@ export function resolveConfig(
 ): ResolvedConfig {
   if (!config || typeof config !== 'object') throw new ConfigError('config', 'must be an object');
   if (!config.db || typeof config.db.execute !== 'function' || typeof config.db.transaction !== 'function') {
-    throw new ConfigError('db', 'must be a Drizzle database (drizzle-orm/postgres-js or drizzle-orm/pglite)');
+    throw new ConfigError(
+      'db',
+      'must be a Drizzle database (drizzle-orm/node-postgres, drizzle-orm/postgres-js or drizzle-orm/pglite)',
+    );
   }
   if (!config.users?.columns) throw new ConfigError('users', 'must come from defineUsersMapping()');
   const apiKey = config.workos?.apiKey ?? env.WORKOS_API_KEY;
@@ -211,9 +242,31 @@ export function resolveConfig(
     flags: resolveFlags(config.flags ?? {}, env),
     deleteThreshold: positiveInteger(config.deleteThreshold, 100, 'deleteThreshold'),
     deleteWindowMs: positiveInteger(config.deleteWindowMs, 3_600_000, 'deleteWindowMs'),
+    login: resolveLogin(config.login ?? {}),
     logger: config.logger ?? silentLogger,
   };
   return resolved;
+}
+
+/** A bcrypt hash (cost 10) of 24 random bytes that were thrown away: it matches no password. */
+const UNKNOWN_USER_HASH = '$2b$10$fVRVHo.k490zuqfKNxyJ5.V8fJW8CpW5tXLZid1qDh0qGSh.x4HPy';
+
+function resolveLogin(login: LoginOptions): ResolvedConfig['login'] {
+  const limit = login.legacyAttemptLimit ?? { limit: 10, windowMs: 60_000 };
+  const unknownUserHash = login.unknownUserHash ?? UNKNOWN_USER_HASH;
+  if (typeof unknownUserHash !== 'string' || unknownUserHash === '') {
+    throw new ConfigError('login.unknownUserHash', 'must be a non-empty stored-hash string of your format');
+  }
+  return {
+    legacyAttemptLimit:
+      limit === false
+        ? false
+        : {
+            limit: positiveInteger(limit.limit, 10, 'login.legacyAttemptLimit.limit'),
+            windowMs: positiveInteger(limit.windowMs, 60_000, 'login.legacyAttemptLimit.windowMs'),
+          },
+    unknownUserHash,
+  };
 }
 
 function flagName(value: string | undefined, fallback: string, option: string): string {

@@ -2,7 +2,7 @@ import type { SQL } from 'drizzle-orm';
 
 /**
  * What the library needs of the app's Drizzle database: raw SQL and transactions. Both the
- * postgres.js and the PGlite drivers provide it; their result shapes differ (`rowsOf`).
+ * node-postgres, postgres.js and PGlite drivers provide it; their result shapes differ (`rowsOf`).
  */
 export interface DrizzleDatabase {
   execute(query: SQL): PromiseLike<unknown>;

@@ -81,6 +81,11 @@ export function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/** A SQL string literal (standard_conforming_strings, on by default since PostgreSQL 9.1). */
+export function quoteLiteral(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}
+
 function resolveTable(table: PgTable, option: string): ResolvedTable {
   let config: ReturnType<typeof getTableConfig>;
   try {

@@ -1,4 +1,5 @@
 export { type EmbeddedDatabase, openEmbeddedDatabase } from './embedded.js';
+export { checkRole, type RoleReport, workerGrantsSql } from './roles.js';
 export {
   appliedDeletes,
   leader,

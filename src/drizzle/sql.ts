@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { type DrizzleDatabase, type DrizzleTransaction, query } from '../core/db.js';
-import { WorkosMigrateError } from '../core/errors.js';
-import { quoteIdent, type UsersMapping } from '../core/mapping.js';
+import { emailLookupSql } from '../core/email.js';
+import { databaseMessage, WorkosMigrateError } from '../core/errors.js';
+import { quoteIdent, quoteLiteral, type UsersMapping } from '../core/mapping.js';
 
 /** Bumped when the shape of the capture SQL changes; installed objects carry it in a comment. */
-export const CAPTURE_VERSION = 1;
+export const CAPTURE_VERSION = 2;
 const LOCK_KEY = 'workos_migrate.install';
 
 /**
@@ -59,6 +60,10 @@ CREATE TABLE IF NOT EXISTS workos_migrate.outbox (
   enqueued_at timestamptz NOT NULL DEFAULT now(),
   updated_at timestamptz NOT NULL DEFAULT now()
 );
+-- Set when a change follows a pending delete of the same id: the row is a new person (DESIGN, "Same person only").
+ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS replaced boolean NOT NULL DEFAULT false;
+-- Set by login() when a password it moved to WorkOS may be older than the local one: the worker replaces it.
+ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS password_moved boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS outbox_claim_idx ON workos_migrate.outbox (priority, next_attempt_at) WHERE NOT dead AND NOT held;
 -- What a create for this row was about to send ({ externalId, email } pairs, never a hash), recorded
 -- before the call: after a crash, a WorkOS user with our external_id and one of these emails is ours.
@@ -105,7 +110,7 @@ CREATE TABLE IF NOT EXISTS workos_migrate.settings (
 -- version (so an in-flight sync of the old state does not complete the row), raises a backfill row to
 -- live priority, revives a dead row, and keeps the password bit sticky.
 CREATE OR REPLACE FUNCTION workos_migrate.enqueue(p_user_id text, p_password_changed boolean, p_deleted boolean, p_workos_user_id text)
-RETURNS void LANGUAGE sql AS $fn$
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
   INSERT INTO workos_migrate.outbox AS o (user_id, password_changed, deleted, workos_user_id)
   VALUES (p_user_id, p_password_changed, p_deleted, p_workos_user_id)
   ON CONFLICT (user_id) DO UPDATE SET
@@ -113,14 +118,17 @@ RETURNS void LANGUAGE sql AS $fn$
     priority = 0,
     password_changed = o.password_changed OR EXCLUDED.password_changed,
     deleted = EXCLUDED.deleted,
+    -- A delete still pending when a row with the same id comes back: the old WorkOS user goes, a new one is made.
+    replaced = o.replaced OR (o.deleted AND NOT EXCLUDED.deleted),
     workos_user_id = COALESCE(EXCLUDED.workos_user_id, o.workos_user_id),
-    held = o.held AND EXCLUDED.deleted,
+    held = o.held AND (EXCLUDED.deleted OR o.deleted OR o.replaced),
     attempts = CASE WHEN o.dead THEN 0 ELSE o.attempts END,
     next_attempt_at = CASE WHEN o.dead OR o.priority > 0 THEN now() ELSE o.next_attempt_at END,
     dead = false,
     dead_reason = NULL,
     updated_at = now();
-$fn$;`;
+$fn$;
+REVOKE ALL ON FUNCTION workos_migrate.enqueue(text, boolean, boolean, text) FROM PUBLIC;`;
 }
 
 /** Every mirrored column of the users table, as `OLD."x"` / `NEW."x"` lists for a row comparison. */
@@ -142,6 +150,18 @@ function row(prefix: 'OLD' | 'NEW', names: string[]): string {
   return `ROW(${names.map((name) => `${prefix}.${quoteIdent(name)}`).join(', ')})`;
 }
 
+/**
+ * Capture functions run as the installing role (the table owner), not as the writer: an app role
+ * allowed to write the users table needs no grant on workos_migrate. A fixed search_path (every
+ * reference in the bodies is schema-qualified) keeps a writer's own schemas out of them.
+ */
+const DEFINER = 'SECURITY DEFINER SET search_path = pg_catalog, pg_temp';
+
+/** Nobody calls a trigger function directly; EXECUTE is checked only when a trigger is created. */
+function revokeSql(name: string): string {
+  return `REVOKE ALL ON FUNCTION workos_migrate.${name}() FROM PUBLIC;`;
+}
+
 /** The capture functions and triggers for one mapping (no tables). */
 export function captureSql(mapping: UsersMapping): string {
   const { columns, users } = mapping;
@@ -156,7 +176,7 @@ export function captureSql(mapping: UsersMapping): string {
       ? `${row('OLD', hashColumns)} IS DISTINCT FROM ${row('NEW', hashColumns)}`
       : 'false';
   let body = `CREATE OR REPLACE FUNCTION workos_migrate.capture_user_change() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql ${DEFINER} AS $fn$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     PERFORM workos_migrate.enqueue(OLD.${id}::text, false, true, OLD.${workosId});
@@ -179,11 +199,12 @@ BEGIN
   RETURN NEW;
 END
 $fn$;
+${revokeSql('capture_user_change')}
 
 -- TRUNCATE fires no row triggers: record it, and turn every synced user into a pending delete, which
 -- the mass-delete threshold then holds for an operator.
 CREATE OR REPLACE FUNCTION workos_migrate.capture_users_truncate() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql ${DEFINER} AS $fn$
 BEGIN
   INSERT INTO workos_migrate.settings (key, value) VALUES ('last_truncate_at', to_jsonb(now()))
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, updated_at = now();
@@ -191,6 +212,7 @@ BEGIN
   RETURN NULL;
 END
 $fn$;
+${revokeSql('capture_users_truncate')}
 
 DROP TRIGGER IF EXISTS workos_migrate_capture ON ${users.qualified};
 CREATE TRIGGER workos_migrate_capture AFTER INSERT OR UPDATE OR DELETE ON ${users.qualified}
@@ -205,7 +227,7 @@ CREATE TRIGGER workos_migrate_capture_truncate AFTER TRUNCATE ON ${users.qualifi
     body += `
 
 CREATE OR REPLACE FUNCTION workos_migrate.capture_credential_change() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
+LANGUAGE plpgsql ${DEFINER} AS $fn$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     PERFORM workos_migrate.enqueue(OLD.${userId}::text, true, false, NULL)
@@ -219,6 +241,7 @@ BEGIN
   RETURN NEW;
 END
 $fn$;
+${revokeSql('capture_credential_change')}
 
 DROP TRIGGER IF EXISTS workos_migrate_capture_credentials ON ${c.table.qualified};
 CREATE TRIGGER workos_migrate_capture_credentials AFTER INSERT OR UPDATE OR DELETE ON ${c.table.qualified}
@@ -239,6 +262,49 @@ export function expectedFingerprint(mapping: UsersMapping): string {
   return captureFingerprint(mapping);
 }
 
+/** The triggers a mapping installs, as (trigger name, schema, table). */
+function captureTriggers(mapping: UsersMapping): [string, string, string][] {
+  const { users } = mapping;
+  const triggers: [string, string, string][] = [
+    ['workos_migrate_capture', users.schema, users.name],
+    ['workos_migrate_capture_truncate', users.schema, users.name],
+  ];
+  if (mapping.credentials) {
+    const table = mapping.credentials.table;
+    triggers.push(['workos_migrate_capture_credentials', table.schema, table.name]);
+  }
+  return triggers;
+}
+
+/** SQLSTATE of the refusal below (object_not_in_prerequisite_state). */
+const OTHER_MAPPING_STATE = '55000';
+
+/**
+ * One mapping per database: the outbox and sync_state are keyed by user id alone, so a second users
+ * table would share ids with the first, and its capture functions would replace the first table's.
+ * Installing over a capture trigger this mapping would not place is refused, in the printed migration
+ * too, before anything changes.
+ */
+function oneMappingSql(mapping: UsersMapping): string {
+  const expected = captureTriggers(mapping)
+    .map((trigger) => `(${trigger.map(quoteLiteral).join(', ')})`)
+    .join(', ');
+  return `DO $fn$
+DECLARE other text;
+BEGIN
+  SELECT string_agg(DISTINCT format('%I.%I', n.nspname, c.relname), ', ') INTO other
+    FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE t.tgname LIKE 'workos_migrate_capture%' AND NOT t.tgisinternal
+      AND (t.tgname::text, n.nspname::text, c.relname::text) NOT IN (VALUES ${expected});
+  IF other IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '${OTHER_MAPPING_STATE}',
+      MESSAGE = format('workos-migrate: this database already mirrors another mapping (capture trigger on %s); one users mapping per database: run workos-migrate uninstall with that mapping''s config first (it keeps workos_user_id and your data), then install this one', other);
+  END IF;
+END
+$fn$;`;
+}
+
 /** The users table's new column, without its unique index (built separately, concurrently). */
 function columnSql(mapping: UsersMapping): string {
   return `ALTER TABLE ${mapping.users.qualified} ADD COLUMN IF NOT EXISTS ${quoteIdent(mapping.columns.workosUserId)} text;`;
@@ -252,6 +318,15 @@ function indexSql(mapping: UsersMapping, concurrently: boolean): string {
   return `CREATE UNIQUE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${quoteIdent(indexName(mapping))} ON ${mapping.users.qualified} (${quoteIdent(mapping.columns.workosUserId)});`;
 }
 
+function emailIndexName(mapping: UsersMapping): string {
+  return `${mapping.users.name}_workos_migrate_email_idx`.slice(0, 63);
+}
+
+/** The index that serves login()'s lookup by normalised email (an unauthenticated route). */
+function emailIndexSql(mapping: UsersMapping, concurrently: boolean): string {
+  return `CREATE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${quoteIdent(emailIndexName(mapping))} ON ${mapping.users.qualified} (${emailLookupSql(quoteIdent(mapping.columns.email))});`;
+}
+
 /**
  * Everything `install` applies, as one script for a drizzle-kit custom migration (which runs in a
  * transaction, so the unique index is built non-concurrently here).
@@ -260,8 +335,10 @@ export function installSql(mapping: UsersMapping): string {
   const statements = [
     `SET LOCAL lock_timeout = '5s'`,
     `SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'))`,
+    ...splitStatements(oneMappingSql(mapping)),
     ...splitStatements(columnSql(mapping)),
     ...splitStatements(indexSql(mapping, false)),
+    ...splitStatements(emailIndexSql(mapping, false)),
     ...splitStatements(tablesSql()),
     ...splitStatements(captureSql(mapping)),
   ];
@@ -271,7 +348,8 @@ export function installSql(mapping: UsersMapping): string {
 
 export function uninstallSql(mapping?: UsersMapping): string {
   const triggers = mapping
-    ? `DROP TRIGGER IF EXISTS workos_migrate_capture ON ${mapping.users.qualified};
+    ? `DROP INDEX IF EXISTS ${quoteIdent(mapping.users.schema)}.${quoteIdent(emailIndexName(mapping))};
+DROP TRIGGER IF EXISTS workos_migrate_capture ON ${mapping.users.qualified};
 DROP TRIGGER IF EXISTS workos_migrate_capture_truncate ON ${mapping.users.qualified};
 ${mapping.credentials ? `DROP TRIGGER IF EXISTS workos_migrate_capture_credentials ON ${mapping.credentials.table.qualified};\n` : ''}`
     : '';
@@ -280,40 +358,47 @@ ${mapping.credentials ? `DROP TRIGGER IF EXISTS workos_migrate_capture_credentia
 `;
 }
 
-async function indexValidity(db: DrizzleTransaction, mapping: UsersMapping): Promise<boolean | null> {
+async function indexValidity(
+  db: DrizzleTransaction,
+  mapping: UsersMapping,
+  name: string,
+): Promise<boolean | null> {
   const rows = await query<{ valid: boolean }>(
     db,
     sql`SELECT i.indisvalid AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relname = ${indexName(mapping)} AND n.nspname = ${mapping.users.schema}`,
+        WHERE c.relname = ${name} AND n.nspname = ${mapping.users.schema}`,
   );
   return rows[0] ? rows[0].valid : null;
 }
 
 /**
- * Builds the unique index concurrently (writes go on meanwhile). It cannot run in a transaction, so
+ * Builds an index (the unique one on workos_user_id, the email lookup one) concurrently (writes go on meanwhile). It cannot run in a transaction, so
  * the advisory lock does not cover it: two processes installing at once can deadlock, and a failed
  * build leaves an invalid index behind. Retry until a valid index exists; an invalid one is dropped
  * only after it stayed invalid across several looks (nobody is still building it).
  */
-async function buildUniqueIndex(db: DrizzleDatabase, mapping: UsersMapping): Promise<void> {
+async function buildIndexConcurrently(
+  db: DrizzleDatabase,
+  mapping: UsersMapping,
+  name: string,
+  createSql: string,
+): Promise<void> {
   let invalidLooks = 0;
   for (let attempt = 0; attempt < 20; attempt++) {
-    const validity = await indexValidity(db, mapping);
+    const validity = await indexValidity(db, mapping, name);
     if (validity === true) return;
     if (validity === false) {
       invalidLooks += 1;
       if (invalidLooks >= 3) {
         await db.execute(
-          sql.raw(
-            `DROP INDEX IF EXISTS ${quoteIdent(mapping.users.schema)}.${quoteIdent(indexName(mapping))}`,
-          ),
+          sql.raw(`DROP INDEX IF EXISTS ${quoteIdent(mapping.users.schema)}.${quoteIdent(name)}`),
         );
         invalidLooks = 0;
       }
     } else {
       try {
-        await run(db, indexSql(mapping, true));
+        await run(db, createSql);
         continue;
       } catch (error) {
         const code = sqlState(error);
@@ -323,10 +408,7 @@ async function buildUniqueIndex(db: DrizzleDatabase, mapping: UsersMapping): Pro
     }
     await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 200 * (attempt + 1)));
   }
-  throw new WorkosMigrateError(
-    'install_failed',
-    'workos-migrate: could not build the unique index on workos_user_id',
-  );
+  throw new WorkosMigrateError('install_failed', `workos-migrate: could not build the index ${name}`);
 }
 
 /**
@@ -346,21 +428,30 @@ export async function install(db: DrizzleDatabase, mapping: UsersMapping): Promi
   // and that one starts over.
   for (let attempt = 1; ; attempt++) {
     try {
-      await locked((tx) => run(tx, columnSql(mapping)));
-      await buildUniqueIndex(db, mapping);
       await locked(async (tx) => {
+        await run(tx, oneMappingSql(mapping));
+        await run(tx, columnSql(mapping));
+        // Before any index or trigger names a mapped column: a casing mismatch is said as such.
+        await checkColumns(tx, mapping);
+      });
+      await buildIndexConcurrently(db, mapping, indexName(mapping), indexSql(mapping, true));
+      await buildIndexConcurrently(db, mapping, emailIndexName(mapping), emailIndexSql(mapping, true));
+      await locked(async (tx) => {
+        await run(tx, oneMappingSql(mapping));
         await run(tx, tablesSql());
         await run(tx, captureSql(mapping));
       });
       break;
     } catch (error) {
       const code = sqlState(error);
+      if (code === OTHER_MAPPING_STATE) {
+        throw new WorkosMigrateError('other_mapping_installed', databaseMessage(error));
+      }
       // 40P01 deadlock, 55P03 lock_timeout, XX000 "tuple concurrently updated" on catalog rows.
       if (attempt >= 8 || (code !== '40P01' && code !== '55P03' && code !== 'XX000')) throw error;
       await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 300 * attempt));
     }
   }
-  await checkColumns(db, mapping);
 }
 
 function sqlState(error: unknown): string | undefined {

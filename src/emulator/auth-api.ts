@@ -11,9 +11,10 @@ import {
   tooManyRequests,
 } from './http.js';
 import { newId } from './ids.js';
+import type { SignInStep } from './options.js';
 import { passwordWeaknesses } from './password-policy.js';
 import { hashNativePassword, verifyPassword } from './passwords.js';
-import { digestToken, normaliseEmail } from './store.js';
+import { digestToken, normaliseEmail, type StoredUser } from './store.js';
 
 const RESET_TTL_MS = 15 * 60 * 1000;
 const ACCESS_TOKEN_TTL_S = 5 * 60;
@@ -42,19 +43,106 @@ function accessToken(userId: string): string {
   return `${header}.${payload}.${signature}`;
 }
 
-const INVALID_CREDENTIALS = () => oauthError(400, 'invalid_grant', 'Invalid credentials.');
+// WorkOS answers a wrong password (and an unknown email, and a user without one) alike.
+const INVALID_CREDENTIALS = () =>
+  new ApiError(400, { code: 'invalid_credentials', message: 'Invalid credentials.' });
+
+function pendingToken(): string {
+  return base64url(randomBytes(24));
+}
+
+/** The step configured for this sign-in: by user id, then email, then email domain. */
+function stepFor(ctx: ApiContext, email: string, user: StoredUser | undefined): SignInStep | null {
+  const steps = ctx.settings.signInSteps;
+  const normalised = normaliseEmail(email);
+  const domain = normalised.slice(normalised.lastIndexOf('@') + 1);
+  return (user ? steps[user.wire.id] : undefined) ?? steps[normalised] ?? steps[domain] ?? null;
+}
+
+/**
+ * Steps that concern the method or the environment, answered before the password is checked:
+ * WorkOS would not let this method through whatever the password.
+ */
+function methodRefusal(step: SignInStep, email: string): ApiError | null {
+  switch (step) {
+    case 'daily_quota_exceeded':
+      // Not a burst limit: no Retry-After, the quota resets the next day.
+      return new ApiError(429, {
+        code: 'daily_quota_exceeded',
+        message: 'The daily authentication quota for this environment has been exceeded.',
+      });
+    case 'sso_required':
+      // An OAuth-shaped 400 in the spec, with the connections the user must use.
+      return new ApiError(400, {
+        error: 'sso_required',
+        error_description: 'User must authenticate using one of the matching connections.',
+        email,
+        connection_ids: [newId('conn')],
+        pending_authentication_token: pendingToken(),
+      });
+    case 'authentication_method_not_allowed':
+      return new ApiError(403, {
+        code: 'authentication_method_not_allowed',
+        message: 'Password authentication is not allowed for this user.',
+      });
+    default:
+      return null;
+  }
+}
+
+/** Steps that follow a correct password: the first factor passed, the sign-in is not finished. */
+function nextStep(step: SignInStep, user: StoredUser): ApiError | null {
+  const common = { pending_authentication_token: pendingToken(), user: structuredClone(user.wire) };
+  switch (step) {
+    case 'mfa_enrollment':
+      return new ApiError(403, {
+        code: 'mfa_enrollment',
+        message: 'The user must enroll in MFA to finish authenticating.',
+        ...common,
+      });
+    case 'mfa_challenge':
+      return new ApiError(403, {
+        code: 'mfa_challenge',
+        message: 'The user must complete an MFA challenge to finish authenticating.',
+        ...common,
+        authentication_factors: [{ id: newId('auth_factor'), type: 'totp' }],
+      });
+    case 'organization_selection_required': {
+      const organizations = (user.organizationIds.length > 0 ? user.organizationIds : [newId('org')]).map(
+        (id) => ({ id, name: id }),
+      );
+      return new ApiError(403, {
+        code: 'organization_selection_required',
+        message: 'The user must choose an organization to finish authenticating.',
+        ...common,
+        organizations,
+      });
+    }
+    case 'radar_challenge':
+      return new ApiError(403, {
+        code: 'radar_challenge',
+        message: 'Radar requires the user to complete a challenge to finish authenticating.',
+        pending_authentication_token: common.pending_authentication_token,
+        radar_challenge_id: newId('radar_challenge'),
+      });
+    default:
+      return null;
+  }
+}
 
 export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<ApiResult> {
   const body = req.body;
   if (!isJsonObject(body)) throw invalidParameters('The request body must be a JSON object.');
   if (body.grant_type !== 'password') {
-    throw oauthError(400, 'unsupported_grant_type', 'The emulator supports grant_type=password only.');
+    // `invalid_request` is the spec's OAuth code for a grant this endpoint cannot take.
+    throw oauthError(400, 'invalid_request', 'The emulator supports grant_type=password only.');
   }
   if (typeof body.client_id !== 'string' || !ctx.settings.clientIds.includes(body.client_id)) {
     throw oauthError(400, 'invalid_client', 'Invalid client ID.');
   }
   if (typeof body.client_secret !== 'string' || !secretMatches(body.client_secret, ctx.settings.apiKeys)) {
-    throw oauthError(401, 'invalid_client', 'Invalid client secret.');
+    // The spec lists `invalid_client` as a 400 on this endpoint, for the secret as for the id.
+    throw oauthError(400, 'invalid_client', 'Invalid client secret.');
   }
   const { email, password } = body;
   if (typeof email !== 'string' || typeof password !== 'string') {
@@ -65,6 +153,9 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
   const wait = ctx.authenticateWait(normaliseEmail(email));
   if (wait > 0) throw tooManyRequests(wait);
   const user = ctx.store.getByEmail(email);
+  const step = stepFor(ctx, email, user);
+  const refusal = step ? methodRefusal(step, user?.wire.email ?? email) : null;
+  if (refusal) throw refusal;
   // Verify even when the user is missing or has no password, so timing says nothing.
   const stored = user?.password ?? null;
   const ok = stored !== null && (await verifyPassword(stored, password));
@@ -74,10 +165,12 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
       code: 'email_verification_required',
       message: 'Email ownership must be verified before authentication.',
       email: user.wire.email,
-      pending_authentication_token: base64url(randomBytes(24)),
+      pending_authentication_token: pendingToken(),
       email_verification_id: newId('email_verification'),
     });
   }
+  const next = step ? nextStep(step, user) : null;
+  if (next) throw next;
   const signedIn = { ...user.wire, last_sign_in_at: new Date().toISOString() };
   // A sign-in is not a profile change: WorkOS records it without a user.updated event.
   ctx.store.replace(user, signedIn, false);

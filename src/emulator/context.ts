@@ -1,4 +1,4 @@
-import type { EmailTakenMode } from './options.js';
+import type { EmailTakenMode, SignInSteps } from './options.js';
 import type { PasswordPolicy } from './password-policy.js';
 import type { EmulatorStore } from './store.js';
 
@@ -9,6 +9,7 @@ export interface ApiContext {
     emailTaken: EmailTakenMode;
     passwordPolicy: PasswordPolicy;
     requireEmailVerification: boolean;
+    signInSteps: SignInSteps;
     clientIds: readonly string[];
     apiKeys: readonly string[];
   };

@@ -6,6 +6,8 @@ export interface ApiResult {
   /** Omitted for an empty body. */
   body?: unknown;
   headers?: Record<string, string>;
+  /** Why this answer departs from WorkOS on purpose (a non-default mode); null for WorkOS's own answer. */
+  deviation?: string | null;
 }
 
 /** A WorkOS-shaped error answer, thrown by handlers and turned into a response by the server. */
@@ -14,6 +16,8 @@ export class ApiError extends Error {
     readonly status: number,
     readonly body: Record<string, unknown>,
     readonly headers: Record<string, string> = {},
+    /** See `ApiResult.deviation`. */
+    readonly deviation: string | null = null,
   ) {
     super(typeof body.message === 'string' ? body.message : `HTTP ${status}`);
   }

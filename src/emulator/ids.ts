@@ -5,7 +5,17 @@ import { monotonicFactory } from 'ulid';
 // list endpoints' cursors rely on.
 const nextUlid = monotonicFactory();
 
-export function newId(prefix: 'user' | 'event' | 'password_reset' | 'email_verification'): string {
+export function newId(
+  prefix:
+    | 'user'
+    | 'event'
+    | 'password_reset'
+    | 'email_verification'
+    | 'auth_factor'
+    | 'org'
+    | 'conn'
+    | 'radar_challenge',
+): string {
   return `${prefix}_${nextUlid()}`;
 }
 

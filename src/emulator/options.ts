@@ -1,6 +1,36 @@
 /** How the emulator answers a create whose email is already taken (WorkOS does not document it). */
 export type EmailTakenMode = 'user_creation_error' | 'email_not_available' | 'conflict';
 
+/**
+ * A sign-in step WorkOS can answer instead of a session (docs: "Authentication errors"), for
+ * rehearsing the app's handling of each. `daily_quota_exceeded` is the 429 WorkOS answers once an
+ * environment's daily authentication quota is spent.
+ */
+export type SignInStep =
+  | 'mfa_enrollment'
+  | 'mfa_challenge'
+  | 'organization_selection_required'
+  | 'authentication_method_not_allowed'
+  | 'radar_challenge'
+  | 'sso_required'
+  | 'daily_quota_exceeded';
+
+export const SIGN_IN_STEPS: readonly SignInStep[] = [
+  'mfa_enrollment',
+  'mfa_challenge',
+  'organization_selection_required',
+  'authentication_method_not_allowed',
+  'radar_challenge',
+  'sso_required',
+  'daily_quota_exceeded',
+];
+
+/**
+ * Which sign-ins answer a step, keyed by a WorkOS user id (`user_...`), an email address, or an
+ * email domain (`example.com`); the most specific key wins (user id, then email, then domain).
+ */
+export type SignInSteps = Record<string, SignInStep>;
+
 /** A token bucket: `limit` requests per `windowMs`, refilled continuously. */
 export interface RateLimitRule {
   limit: number;
@@ -39,9 +69,14 @@ export interface FaultOptions {
  * - `applied_unanswered`: apply the request (the write is stored), then destroy the connection.
  * - `stall`: wait `delayMs`, then apply and answer (the client has usually timed out by then).
  * - `rate_limit`: answer 429 with `Retry-After: retryAfterSeconds` (default 1).
+ * - `ignore_field`: apply the request without the body field `field` (e.g. `email`) and answer 200
+ *   as if all went well: the answer then shows the old value, as a server that dropped the change
+ *   would (seen from WorkOS's CLI emulator). For testing "written means confirmed".
  */
 export interface ScriptedFault {
-  kind: 'error' | 'drop' | 'applied_unanswered' | 'stall' | 'rate_limit';
+  kind: 'error' | 'drop' | 'applied_unanswered' | 'stall' | 'rate_limit' | 'ignore_field';
+  /** The wire name of the body field to drop, for `ignore_field` (e.g. `email`, `email_verified`). */
+  field?: string;
   /** HTTP method to match, e.g. 'POST'. Any when absent. */
   method?: string;
   /** Path prefix or RegExp source to match, e.g. '/user_management/users'. Any when absent. */
@@ -67,6 +102,11 @@ export interface EmulatorResponseRecord {
   status: number;
   /** Parsed JSON body, or `undefined` when the response had no body. */
   body: unknown;
+  /**
+   * Set when the answer departs from WorkOS on purpose, e.g. `emailTaken=conflict` (WorkOS's CLI
+   * emulator's 409); null for an answer given the way WorkOS gives it.
+   */
+  deviation: string | null;
 }
 
 export interface EmulatorOptions {
@@ -83,8 +123,13 @@ export interface EmulatorOptions {
   rateLimits?: RateLimitOptions | false;
   faults?: FaultOptions;
   passwordPolicy?: PasswordPolicyOptions;
-  /** When true, authenticate answers `email_verification_required` for unverified users. Default false. */
+  /**
+   * Authenticate answers 403 `email_verification_required` for an unverified user's correct
+   * password, as WorkOS does by default. Default true; `false` for an environment that turned it off.
+   */
   requireEmailVerification?: boolean;
+  /** Sign-in steps to answer per user, email or email domain. Default none. */
+  signInSteps?: SignInSteps;
   /** When false, no `user.*` events are recorded (for memory-bound benchmarks). Default true. */
   events?: boolean;
   /** Keep state in this file across restarts (written with mode 0600: it holds password hashes). */

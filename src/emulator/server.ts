@@ -142,7 +142,13 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     });
     res.end(payload);
     if (!path.startsWith('/_emulator/')) bump(counters.byStatus, String(result.status));
-    options.onResponse?.({ method: req.method ?? 'GET', path, status: result.status, body: result.body });
+    options.onResponse?.({
+      method: req.method ?? 'GET',
+      path,
+      status: result.status,
+      body: result.body,
+      deviation: result.deviation ?? null,
+    });
   };
 
   const takeScript = (method: string, path: string) => {
@@ -235,15 +241,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       const wait = bucket ? bucket.take() : 0;
       if (wait > 0) throw tooManyRequests(wait);
       if (script?.kind === 'stall') await sleep(script.delayMs);
-      result = await matched.route.handler(ctx, {
-        params: matched.params,
-        query: url.searchParams,
-        body: parseJson(bodyText),
-      });
+      const body = parseJson(bodyText);
+      if (script?.kind === 'ignore_field' && typeof body === 'object' && body !== null) {
+        delete (body as Record<string, unknown>)[script.field];
+      }
+      result = await matched.route.handler(ctx, { params: matched.params, query: url.searchParams, body });
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       if (error.status === 429) counters.rateLimited += 1;
-      result = { status: error.status, body: error.body, headers: error.headers };
+      result = { status: error.status, body: error.body, headers: error.headers, deviation: error.deviation };
     }
     if (fault === 'applied_unanswered') {
       // The write is stored; the client never learns it.

@@ -5,7 +5,9 @@ import type {
   RateLimitOptions,
   RateLimitRule,
   ScriptedFault,
+  SignInSteps,
 } from './options.js';
+import { SIGN_IN_STEPS } from './options.js';
 import { type PasswordPolicy, resolvePasswordPolicy } from './password-policy.js';
 import type { EmulatorRuntimeSettings } from './types.js';
 
@@ -20,7 +22,37 @@ const FAULT_KINDS: readonly ScriptedFault['kind'][] = [
   'applied_unanswered',
   'stall',
   'rate_limit',
+  'ignore_field',
 ];
+
+/** Checks each key and step, and lower-cases email and domain keys (emails match case-insensitively). */
+export function checkSignInSteps(steps: SignInSteps | undefined): SignInSteps {
+  if (steps === undefined) return {};
+  if (typeof steps !== 'object' || steps === null || Array.isArray(steps)) {
+    throw new EmulatorOptionError(
+      'signInSteps',
+      'must be an object of { "<user id | email | domain>": step }',
+    );
+  }
+  const checked: SignInSteps = {};
+  for (const [key, step] of Object.entries(steps)) {
+    if (!SIGN_IN_STEPS.includes(step)) {
+      throw new EmulatorOptionError(
+        `signInSteps["${key}"]`,
+        `must be one of ${SIGN_IN_STEPS.join(', ')} (got ${String(step)})`,
+      );
+    }
+    const trimmed = key.trim();
+    if (trimmed === '' || /\s/.test(trimmed)) {
+      throw new EmulatorOptionError(
+        'signInSteps',
+        `keys must be a user id, an email or a domain (got "${key}")`,
+      );
+    }
+    checked[trimmed.startsWith('user_') ? trimmed : trimmed.replace(/^@/, '').toLowerCase()] = step;
+  }
+  return checked;
+}
 
 // The documented WorkOS limits (docs/reference/rate-limits).
 export const DEFAULT_RATE_LIMITS: Required<{ [K in keyof RateLimitOptions]: RateLimitRule }> = {
@@ -124,6 +156,9 @@ export function checkScriptedFault(fault: ScriptedFault): CheckedScriptedFault {
       `must be one of ${FAULT_KINDS.join(', ')} (got ${fault.kind})`,
     );
   }
+  if (fault.kind === 'ignore_field' && (typeof fault.field !== 'string' || fault.field.trim() === '')) {
+    throw new EmulatorOptionError('fault.field', 'must name the body field to ignore, e.g. "email"');
+  }
   const count = fault.count ?? 1;
   if (!Number.isInteger(count) || count < 1) {
     throw new EmulatorOptionError('fault.count', `must be a positive integer (got ${String(count)})`);
@@ -145,6 +180,7 @@ export function checkScriptedFault(fault: ScriptedFault): CheckedScriptedFault {
     status: fault.status ?? 500,
     delayMs: fault.delayMs ?? 5_000,
     retryAfterSeconds: fault.retryAfterSeconds ?? 1,
+    field: fault.field ?? '',
   };
 }
 
@@ -166,6 +202,7 @@ export interface ResolvedSettings {
   faults: ResolvedFaults;
   passwordPolicy: PasswordPolicy;
   requireEmailVerification: boolean;
+  signInSteps: SignInSteps;
   events: boolean;
 }
 
@@ -189,7 +226,9 @@ export function resolveOptions(options: EmulatorOptions, defaults: { apiKey: str
     rateLimits: resolveRateLimits(options.rateLimits),
     faults: resolveFaults(options.faults),
     passwordPolicy,
-    requireEmailVerification: options.requireEmailVerification ?? false,
+    // WorkOS environments require verified emails unless turned off.
+    requireEmailVerification: options.requireEmailVerification ?? true,
+    signInSteps: checkSignInSteps(options.signInSteps),
     events: options.events ?? true,
   };
   return settings;
@@ -207,6 +246,8 @@ export function applyRuntimeSettings(settings: ResolvedSettings, change: Emulato
         ? settings.passwordPolicy
         : resolvePasswordPolicy(change.passwordPolicy),
     requireEmailVerification: change.requireEmailVerification ?? settings.requireEmailVerification,
+    signInSteps:
+      change.signInSteps === undefined ? settings.signInSteps : checkSignInSteps(change.signInSteps),
   };
   Object.assign(settings, next);
 }

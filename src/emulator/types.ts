@@ -4,6 +4,7 @@ import type {
   PasswordPolicyOptions,
   RateLimitOptions,
   ScriptedFault,
+  SignInSteps,
 } from './options.js';
 
 /** A user as WorkOS puts it on the wire (snake_case, nullable fields present as null). */
@@ -58,7 +59,7 @@ export interface RequestCounters {
   byStatus: Record<string, number>;
   /** 429 answers from the rate limiter or scripted faults. */
   rateLimited: number;
-  /** Faults injected, by kind (`error`, `drop`, `applied_unanswered`, `stall`, `rate_limit`, `latency`). */
+  /** Faults injected, by kind (`error`, `drop`, `applied_unanswered`, `stall`, `rate_limit`, `ignore_field`, `latency`). */
   faults: Record<string, number>;
 }
 
@@ -69,6 +70,8 @@ export interface EmulatorRuntimeSettings {
   faults?: FaultOptions;
   passwordPolicy?: PasswordPolicyOptions;
   requireEmailVerification?: boolean;
+  /** Replaces the whole table; `{}` clears it. */
+  signInSteps?: SignInSteps;
 }
 
 export interface EmulatorControl {

@@ -11,8 +11,8 @@ export type { WorkosMigrateRequest } from './shared.js';
 export interface WorkosMigrateFastifyOptions extends Omit<WorkosMigrateConfig, 'worker'> {
   /** Worker options; `false` runs no worker in this app (e.g. `workos-migrate worker` runs it apart). */
   worker?: WorkerOptions | false;
-  /** Admin routes (status, freeze, rollout); registered only with a token. */
-  admin?: { prefix?: string; token?: string };
+  /** Admin routes (status, freeze, rollout); registered only with a token (`process.env.X` may be unset). */
+  admin?: { prefix?: string; token?: string | undefined };
 }
 
 /** Opt a route into the freeze guard with `config: { workosMigrate: { freeze: true } }`. */

@@ -17,7 +17,8 @@ export async function enqueueBackfill(
   const limit = options.limit ?? Number.POSITIVE_INFINITY;
   const { users, columns } = mapping;
   const id = quoteIdent(columns.id);
-  // The cursor is compared in the id column's own type, so the primary key index is used.
+  // The cursor is compared in the id column's own type, so the primary key index is used; the page's
+  // last row (not max(), which uuid lacks) is the next cursor, ordered exactly as the page was.
   const idType = await idColumnType(db, mapping);
   let cursor: string | null = null;
   let total = 0;
@@ -46,7 +47,7 @@ export async function enqueueBackfill(
             ${capped}
             ON CONFLICT (user_id) DO NOTHING
             RETURNING 1)
-          SELECT (SELECT max(id)::text FROM page) AS last, (SELECT count(*)::int FROM page) AS scanned,
+          SELECT (SELECT p.id::text FROM page p ORDER BY p.id DESC LIMIT 1) AS last, (SELECT count(*)::int FROM page) AS scanned,
                  (SELECT count(*)::int FROM added) AS added`,
     );
     const page: { last: string | null; scanned: number; added: number } | undefined = batch[0];

@@ -26,9 +26,14 @@ export interface CutoverFacts extends CutoverDecision {
   workosUserId: string | null;
   passwordState: string | null;
   signedInWithWorkos: boolean;
+  /** When sync_state was last written (text, exact): login() marks a moved password only if unchanged. */
+  syncedAt: string | null;
 }
 
-/** Password states whose user can sign in through WorkOS (`login`: migrated at this sign-in). */
+/**
+ * Password states whose user can sign in through WorkOS (`login`: migrated at this sign-in). Not
+ * `revoked` (WorkOS holds a random password in place of a revoked one) nor `disabled`.
+ */
 const WORKOS_READY = new Set(['synced', 'no_local_password', 'login']);
 
 /**
@@ -42,7 +47,7 @@ export async function decideCutover(
   user: { userId: string; email: string },
 ): Promise<CutoverFacts> {
   const rollout = flags.rolloutFor(user);
-  const facts = { workosUserId: null, passwordState: null, signedInWithWorkos: false };
+  const facts = { workosUserId: null, passwordState: null, signedInWithWorkos: false, syncedAt: null };
   if (rollout !== 'in-rollout') return { target: 'legacy', reason: rollout, ...facts };
   const { db, users } = config;
   const disabled = users.columns.disabled
@@ -55,12 +60,13 @@ export async function decideCutover(
     workos_user_id: string | null;
     password_state: string | null;
     signed_in: boolean;
+    synced_at: string | null;
     queued: boolean;
     dead: boolean | null;
   }>(
     db,
     sql`SELECT ${disabled} AS disabled, s.workos_user_id, s.password_state,
-          s.workos_signed_in_at IS NOT NULL AS signed_in, o.user_id IS NOT NULL AS queued, o.dead
+          s.workos_signed_in_at IS NOT NULL AS signed_in, s.synced_at::text AS synced_at, o.user_id IS NOT NULL AS queued, o.dead
         FROM (VALUES (1)) AS one (x)
         LEFT JOIN workos_migrate.sync_state s ON s.user_id = ${user.userId}
         LEFT JOIN workos_migrate.outbox o ON o.user_id = ${user.userId}`,
@@ -69,6 +75,7 @@ export async function decideCutover(
     workosUserId: row?.workos_user_id ?? null,
     passwordState: row?.password_state ?? null,
     signedInWithWorkos: row?.signed_in === true,
+    syncedAt: row?.synced_at ?? null,
   };
   const legacy = (reason: LegacyReason): CutoverFacts => ({ target: 'legacy', reason, ...known });
   if (row?.disabled === true) return legacy('disabled');

@@ -162,7 +162,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
         // every later delete in that window would be held again, one by one.
         sql`WITH acknowledged AS (DELETE FROM workos_migrate.applied_deletes)
             UPDATE workos_migrate.outbox SET held = false, delete_confirmed = true, next_attempt_at = now()
-            WHERE deleted AND NOT dead AND (held OR NOT delete_confirmed) RETURNING user_id`,
+            WHERE (deleted OR replaced) AND NOT dead AND (held OR NOT delete_confirmed) RETURNING user_id`,
       );
       return rows.length;
     },

@@ -1,6 +1,6 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { type DrizzleTransaction, query } from '../core/db.js';
-import { normaliseEmail } from '../core/email.js';
+import { emailLookupSql, normaliseEmail } from '../core/email.js';
 import { quoteIdent, type UsersMapping } from '../core/mapping.js';
 
 /** The app's current row for one user, read through the mapping. */
@@ -133,8 +133,8 @@ export async function loadLocalUser(
 }
 
 /**
- * The user a sign-in names: the exact email first (the app's own index serves it), else the one
- * whose normalised email matches, when exactly one does.
+ * The user a sign-in names: the one whose normalised email (`lower(trim(email))`) matches, served by
+ * the expression index `install` creates; among several, the one whose email matches exactly.
  */
 export async function findLocalUserByEmail(
   db: DrizzleTransaction,
@@ -142,21 +142,16 @@ export async function findLocalUserByEmail(
   select: string,
   email: string,
 ): Promise<LocalUser | null> {
-  const column = sql.raw(`u.${quoteIdent(mapping.columns.email)}`);
-  const exact = await query<Record<string, unknown>>(
+  const column = `u.${quoteIdent(mapping.columns.email)}`;
+  const rows = await query<Record<string, unknown>>(
     db,
-    sql`SELECT ${sql.raw(select)} FROM ${sql.raw(mapping.users.qualified)} u WHERE ${column} = ${email} LIMIT 2`,
+    sql`SELECT ${sql.raw(select)} FROM ${sql.raw(mapping.users.qualified)} u
+        WHERE ${sql.raw(emailLookupSql(column))} = ${normaliseEmail(email)} LIMIT 10`,
   );
-  const rows =
-    exact.length > 0
-      ? exact
-      : await query<Record<string, unknown>>(
-          db,
-          sql`SELECT ${sql.raw(select)} FROM ${sql.raw(mapping.users.qualified)} u
-              WHERE lower(trim(${column})) = ${normaliseEmail(email)} LIMIT 2`,
-        );
+  const exact = rows.filter((row) => row.email === email);
+  const only = exact.length === 1 ? exact : rows;
   // Two local users with one email: which one signs in is not ours to guess.
-  return rows.length === 1 && rows[0] ? toLocalUser(mapping, rows[0]) : null;
+  return only.length === 1 && only[0] ? toLocalUser(mapping, only[0]) : null;
 }
 
 function toLocalUser(mapping: UsersMapping, row: Record<string, unknown>): LocalUser {

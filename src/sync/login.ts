@@ -2,6 +2,7 @@ import type { User, WorkOS } from '@workos-inc/node';
 import { sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
 import { query } from '../core/db.js';
+import { normaliseEmail } from '../core/email.js';
 import type { Flags } from '../flags/flags.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { decideCutover, type LegacyReason } from './cutover.js';
@@ -9,6 +10,7 @@ import { findLocalUserByEmail, loadLocalUser, localUserSelect } from './local-us
 
 /** What `verifyLegacy` is given: the app checks the password against its own stored hash. */
 export interface LegacyCredentials {
+  /** Empty for an email no local user has (then `passwordHash` is `login.unknownUserHash`). */
   localUserId: string;
   email: string;
   password: string;
@@ -31,8 +33,20 @@ export type LoginReason =
   | 'authenticated'
   | 'invalid-credentials'
   | 'unknown-user'
+  /** WorkOS signed in a user other than the one linked to this local user: refused, and re-checked. */
+  | 'identity-mismatch'
+  /** Sign-in steps WorkOS asks for: continue with `pendingAuthenticationToken`. */
   | 'email-verification-required'
+  | 'mfa-required'
+  | 'organization-selection-required'
+  | 'sso-required'
+  | 'challenge-required'
+  /** WorkOS does not allow password sign-in for this user (an organization's policy). */
+  | 'authentication-method-not-allowed'
+  /** Too many attempts for this email (WorkOS's limit, or `login.legacyAttemptLimit` on legacy). */
   | 'rate-limited'
+  /** WorkOS's daily authentication quota is spent: not transient, not a configuration problem. */
+  | 'quota-exceeded'
   /** WorkOS did not answer (network, timeout, 5xx). */
   | 'workos-unreachable'
   /** WorkOS refused our API key or client id: a configuration problem, not the user's. */
@@ -41,16 +55,104 @@ export type LoginReason =
   | 'password-strength'
   | 'workos-rejected';
 
-export interface LoginResult {
+interface LoginAnswer {
   side: 'workos' | 'legacy';
-  ok: boolean;
   reason: LoginReason;
-  localUserId: string | null;
+  /** WorkOS was tried, did not answer, and the legacy check decided instead. */
+  fellBack: boolean;
+}
+
+/** A sign-in that counts: `localUserId` is the local user it is for. */
+export interface LoginSuccess extends LoginAnswer {
+  ok: true;
+  localUserId: string;
   workosUser?: User;
   accessToken?: string;
   refreshToken?: string;
-  /** WorkOS was tried, did not answer, and the legacy check decided instead. */
-  fellBack: boolean;
+  pendingAuthenticationToken?: undefined;
+}
+
+export interface LoginFailure extends LoginAnswer {
+  ok: false;
+  localUserId: string | null;
+  /** For a sign-in step (`mfa-required`, ...): WorkOS's token to continue the flow with. */
+  pendingAuthenticationToken?: string;
+  workosUser?: undefined;
+  accessToken?: undefined;
+  refreshToken?: undefined;
+}
+
+export type LoginResult = LoginSuccess | LoginFailure;
+
+/** WorkOS's sign-in step codes (403, or OAuth `error`) and the reason each becomes. */
+const SIGN_IN_STEPS: Record<string, LoginReason> = {
+  email_verification_required: 'email-verification-required',
+  mfa_enrollment: 'mfa-required',
+  mfa_challenge: 'mfa-required',
+  mfa_verification: 'mfa-required',
+  organization_selection_required: 'organization-selection-required',
+  sso_required: 'sso-required',
+  radar_challenge: 'challenge-required',
+  radar_email_challenge: 'challenge-required',
+  radar_sms_challenge: 'challenge-required',
+  authentication_method_not_allowed: 'authentication-method-not-allowed',
+};
+
+function signInStep(error: unknown): { reason: LoginReason; token: string | undefined } | null {
+  const shape = (error ?? {}) as {
+    code?: unknown;
+    error?: unknown;
+    pendingAuthenticationToken?: unknown;
+    rawData?: { code?: unknown; error?: unknown; pending_authentication_token?: unknown };
+  };
+  for (const code of [shape.code, shape.rawData?.code, shape.error, shape.rawData?.error]) {
+    const reason = typeof code === 'string' ? SIGN_IN_STEPS[code] : undefined;
+    if (!reason) continue;
+    const token = shape.pendingAuthenticationToken ?? shape.rawData?.pending_authentication_token;
+    return { reason, token: typeof token === 'string' ? token : undefined };
+  }
+  return null;
+}
+
+/**
+ * Legacy password checks per email in a sliding window, in this process: the legacy side gets the
+ * brute-force limit WorkOS applies to its own sign-ins. Bounded: the oldest emails go first.
+ */
+class AttemptLimiter {
+  private readonly attempts = new Map<string, number[]>();
+  private static readonly MAX_EMAILS = 50_000;
+
+  constructor(private readonly rule: { limit: number; windowMs: number }) {}
+
+  /** Counts one attempt; false when the email already spent its window. */
+  take(email: string): boolean {
+    const now = Date.now();
+    const recent = (this.attempts.get(email) ?? []).filter((at) => now - at < this.rule.windowMs);
+    if (recent.length >= this.rule.limit) {
+      this.attempts.set(email, recent);
+      return false;
+    }
+    recent.push(now);
+    this.attempts.delete(email);
+    this.attempts.set(email, recent);
+    if (this.attempts.size > AttemptLimiter.MAX_EMAILS) {
+      const oldest = this.attempts.keys().next().value;
+      if (oldest !== undefined) this.attempts.delete(oldest);
+    }
+    return true;
+  }
+}
+
+const limiters = new WeakMap<ResolvedConfig, AttemptLimiter | null>();
+
+function limiterFor(config: ResolvedConfig): AttemptLimiter | null {
+  let limiter = limiters.get(config);
+  if (limiter === undefined) {
+    const rule = config.login.legacyAttemptLimit;
+    limiter = rule === false ? null : new AttemptLimiter(rule);
+    limiters.set(config, limiter);
+  }
+  return limiter;
 }
 
 /**
@@ -64,31 +166,67 @@ export async function login(
   input: LoginInput,
 ): Promise<LoginResult> {
   const { db, users, logger } = config;
+  const limiter = limiterFor(config);
+  const refused = (
+    side: 'workos' | 'legacy',
+    reason: LoginReason,
+    localUserId: string | null,
+    extra: { fellBack?: boolean; pendingAuthenticationToken?: string | undefined } = {},
+  ): LoginFailure => ({
+    side,
+    ok: false,
+    reason,
+    localUserId,
+    fellBack: extra.fellBack ?? false,
+    ...(extra.pendingAuthenticationToken
+      ? { pendingAuthenticationToken: extra.pendingAuthenticationToken }
+      : {}),
+  });
+  /** The app's check, behind the per-email attempt limit: 'limited' when the limit refused it. */
+  const checkLegacy = async (credentials: LegacyCredentials): Promise<boolean | 'limited'> => {
+    if (limiter && !limiter.take(normaliseEmail(credentials.email))) return 'limited';
+    return (await input.verifyLegacy(credentials)) === true;
+  };
+
   const user = await findLocalUserByEmail(db, users, localUserSelect(users), input.email);
-  if (!user?.email)
-    return { side: 'legacy', ok: false, reason: 'unknown-user', localUserId: null, fellBack: false };
-  const localUserId = user.id;
-  const legacyCheck = () =>
-    Promise.resolve(
-      input.verifyLegacy({
-        localUserId,
-        email: user.email as string,
-        password: input.password,
-        passwordHash: user.passwordHash,
-      }),
-    ).then((ok) => ok === true);
-  const decision = await decideCutover(config, flags, { userId: localUserId, email: user.email });
-  if (decision.target === 'legacy') {
-    const ok = await legacyCheck();
-    return { side: 'legacy', ok, reason: decision.reason as LegacyReason, localUserId, fellBack: false };
+  if (!user?.email) {
+    // Spend what a real check costs, so the answer's timing does not tell whether the account exists.
+    const limited = await checkLegacy({
+      localUserId: '',
+      email: input.email,
+      password: input.password,
+      passwordHash: config.login.unknownUserHash,
+    }).catch(() => false);
+    return refused('legacy', limited === 'limited' ? 'rate-limited' : 'unknown-user', null);
   }
+  const localUserId = user.id;
+  // Refused on both sides, before any password is checked.
+  if (user.disabled) return refused('legacy', 'disabled', localUserId);
+  const legacyCheck = () =>
+    checkLegacy({
+      localUserId,
+      email: user.email as string,
+      password: input.password,
+      passwordHash: user.passwordHash,
+    });
+  /** The legacy side's answer: ok with `reason`, else refused (`rate-limited` when over the limit). */
+  const legacyAnswer = async (reason: LoginReason, fellBack = false): Promise<LoginResult> => {
+    const verdict = await legacyCheck();
+    if (verdict === 'limited') return refused('legacy', 'rate-limited', localUserId, { fellBack });
+    return verdict
+      ? { side: 'legacy', ok: true, reason, localUserId, fellBack }
+      : refused('legacy', reason, localUserId, { fellBack });
+  };
+  const decision = await decideCutover(config, flags, { userId: localUserId, email: user.email });
+  if (decision.target === 'legacy') return legacyAnswer(decision.reason as LegacyReason);
   const workosUserId = decision.workosUserId as string;
   const unreachable = (kind: string) => kind === 'no_answer' || kind === 'server_error';
 
   if (decision.passwordState === 'login') {
     // The hash could not be imported: the legacy check decides, then WorkOS gets the password.
-    if (!(await legacyCheck()))
-      return { side: 'legacy', ok: false, reason: 'invalid-credentials', localUserId, fellBack: false };
+    const verdict = await legacyCheck();
+    if (verdict === 'limited') return refused('legacy', 'rate-limited', localUserId);
+    if (!verdict) return refused('legacy', 'invalid-credentials', localUserId);
     try {
       await workos.userManagement.updateUser({ userId: workosUserId, password: input.password });
     } catch (error) {
@@ -108,30 +246,40 @@ export async function login(
       return { side: 'legacy', ok: true, reason, localUserId, fellBack: reason === 'workos-unreachable' };
     }
     // The password just sent is the one the legacy check verified. If the user changed it meanwhile
-    // (that change may already be mirrored), this older one must not stay in WorkOS: mark the password
-    // moved only while the stored hash is the verified one and no password change is queued; else have
-    // the worker send the current hash again and let this sign-in be retried.
+    // (that change may already be mirrored, even as a revocation), this older one must not stay in
+    // WorkOS: mark the password moved only while the stored hash is the verified one, no password
+    // change is queued, and no sync wrote sync_state since the decision (synced_at unchanged); else
+    // have the worker send the current password state again (an unimportable or revoked one replaces
+    // the password just set) and let this sign-in be retried.
     const current = await loadLocalUser(db, users, localUserSelect(users), localUserId);
     const marked =
       current?.passwordHash === user.passwordHash &&
       current.passwordHashType === user.passwordHashType &&
+      current.disabled === false &&
       (
         await query<{ user_id: string }>(
           db,
           sql`UPDATE workos_migrate.sync_state SET password_state = 'synced', password_reason = NULL
               WHERE user_id = ${localUserId} AND password_state = 'login'
+                AND synced_at::text IS NOT DISTINCT FROM ${decision.syncedAt}
                 AND NOT EXISTS (SELECT 1 FROM workos_migrate.outbox
                                 WHERE user_id = ${localUserId} AND password_changed)
               RETURNING user_id`,
         )
       ).length > 0;
     if (!marked) {
-      await db.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, true, ${current === null}, NULL)`);
+      // One transaction: the worker cannot finish the row between the enqueue and the mark.
+      await db.transaction(async (tx) => {
+        await tx.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, true, ${current === null}, NULL)`);
+        await tx.execute(
+          sql`UPDATE workos_migrate.outbox SET password_moved = true WHERE user_id = ${localUserId}`,
+        );
+      });
       logger.warn(
         { userId: localUserId },
         'workos-migrate: the password changed during sign-in; its current hash is sent again',
       );
-      return { side: 'legacy', ok: false, reason: 'pending-sync', localUserId, fellBack: false };
+      return refused('legacy', 'pending-sync', localUserId);
     }
   }
 
@@ -143,6 +291,25 @@ export async function login(
       ...(input.ipAddress ? { ipAddress: input.ipAddress } : {}),
       ...(input.userAgent ? { userAgent: input.userAgent } : {}),
     });
+    // WorkOS signs in whoever holds the email there now: that counts only if it is the WorkOS user
+    // linked to this local user (stored id on both sides, and our external id).
+    const externalId = `${config.externalIdPrefix}${localUserId}`;
+    if (
+      answer.user.id !== workosUserId ||
+      (user.workosUserId !== null && user.workosUserId !== workosUserId) ||
+      answer.user.externalId !== externalId
+    ) {
+      logger.warn(
+        { userId: localUserId, linkedWorkosUserId: workosUserId, signedInWorkosUserId: answer.user.id },
+        'workos-migrate: WorkOS signed in a user other than the linked one; refused, and the user is queued for a re-check',
+      );
+      await db.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, false, false, NULL)`);
+      // Re-read the linked WorkOS user rather than trust the last-synced values.
+      await db.execute(
+        sql`UPDATE workos_migrate.outbox SET verifying = true WHERE user_id = ${localUserId} AND lease_token IS NULL`,
+      );
+      return refused('workos', 'identity-mismatch', localUserId);
+    }
     await db.execute(
       sql`UPDATE workos_migrate.sync_state SET workos_signed_in_at = now()
           WHERE user_id = ${localUserId} AND workos_signed_in_at IS NULL`,
@@ -159,14 +326,10 @@ export async function login(
     };
   } catch (error) {
     const failure = classifyWorkosError(error);
-    const workosSide = (reason: LoginReason): LoginResult => ({
-      side: 'workos',
-      ok: false,
-      reason,
-      localUserId,
-      fellBack: false,
-    });
-    if (failure.code === 'email_verification_required') return workosSide('email-verification-required');
+    const workosSide = (reason: LoginReason): LoginResult => refused('workos', reason, localUserId);
+    const step = signInStep(error);
+    if (step) return refused('workos', step.reason, localUserId, { pendingAuthenticationToken: step.token });
+    if (failure.code === 'daily_quota_exceeded') return workosSide('quota-exceeded');
     if (failure.kind === 'rate_limited') return workosSide('rate-limited');
     if (unreachable(failure.kind)) {
       // Falling back is safe only while the legacy password is still the user's password: once they
@@ -176,8 +339,7 @@ export async function login(
         { userId: localUserId, kind: failure.kind },
         'workos-migrate: WorkOS unreachable at sign-in; legacy check used',
       );
-      const ok = await legacyCheck();
-      return { side: 'legacy', ok, reason: 'workos-unreachable', localUserId, fellBack: true };
+      return legacyAnswer('workos-unreachable', true);
     }
     // An unknown client id comes back as an OAuth error (400 `invalid_client`), which carries its code
     // in `error`, not `code`: without this it read as the user's wrong password.

@@ -15,6 +15,10 @@ export interface ClaimedRow {
   attempts: number;
   passwordChanged: boolean;
   deleted: boolean;
+  /** A delete of this id was pending when the row came back: a new person, not the one synced. */
+  replaced: boolean;
+  /** login() moved a password to WorkOS that may be older than the local one. */
+  passwordMoved: boolean;
   workosUserId: string | null;
   deleteConfirmed: boolean;
   uncertain: boolean;
@@ -60,7 +64,7 @@ export async function claim(
             attempts = o.attempts + 1
         FROM due WHERE o.user_id = due.user_id
         RETURNING o.user_id AS "userId", o.version::float8 AS "version", o.priority, o.attempts,
-          o.password_changed AS "passwordChanged", o.deleted, o.workos_user_id AS "workosUserId",
+          o.password_changed AS "passwordChanged", o.deleted, o.replaced, o.password_moved AS "passwordMoved", o.workos_user_id AS "workosUserId",
           o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying, o.sent_creates AS "sentCreates"`,
   );
   return rows.map((row) => ({
@@ -225,7 +229,7 @@ export async function holdDeletes(db: DrizzleTransaction): Promise<number> {
   const held = await query<{ user_id: string }>(
     db,
     sql`UPDATE workos_migrate.outbox SET held = true, lease_token = NULL, lease_expires_at = NULL
-        WHERE deleted AND NOT dead AND NOT delete_confirmed AND NOT held RETURNING user_id`,
+        WHERE (deleted OR replaced) AND NOT dead AND NOT delete_confirmed AND NOT held RETURNING user_id`,
   );
   return held.length;
 }
@@ -240,7 +244,7 @@ export async function deletesInWindow(db: DrizzleTransaction, windowMs: number):
     db,
     // UNION: a delete applied but not yet completed is in both; it counts once.
     sql`SELECT count(*)::int AS n FROM (
-          SELECT user_id FROM workos_migrate.outbox WHERE deleted AND NOT dead AND NOT delete_confirmed
+          SELECT user_id FROM workos_migrate.outbox WHERE (deleted OR replaced) AND NOT dead AND NOT delete_confirmed
           UNION
           SELECT user_id FROM workos_migrate.applied_deletes
           WHERE deleted_at > now() - ${windowMs} * interval '1 millisecond') d`,

@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { User, WorkOS } from '@workos-inc/node';
 import { type SQL, sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
 import { type DrizzleTransaction, query } from '../core/db.js';
-import { normaliseEmail } from '../core/email.js';
+import { emailLookupSql, normaliseEmail } from '../core/email.js';
 import type { ReasonCode } from '../core/errors.js';
 import { quoteIdent } from '../core/mapping.js';
 import { toWorkOS } from '../hashes/index.js';
@@ -20,7 +21,27 @@ import {
 const EXTERNAL_ID_MAX = 64;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
-export type PasswordState = 'synced' | 'no_local_password' | 'login' | 'reset' | 'none';
+/**
+ * `no_local_password`: no local password, and WorkOS holds none we sent (social-login users).
+ * `revoked`: the local password was removed while WorkOS may have held one; WorkOS now holds a random
+ * password nobody knows. `disabled`: the local user is disabled; the same, until re-enabled.
+ */
+export type PasswordState =
+  | 'synced'
+  | 'no_local_password'
+  | 'login'
+  | 'reset'
+  | 'none'
+  | 'revoked'
+  | 'disabled';
+
+/** States in which WorkOS may hold a password that came from us (imported or moved at sign-in, or set after a reset). */
+const MAY_HOLD_PASSWORD = new Set<PasswordState>(['synced', 'reset']);
+
+/** A password nobody knows, to replace one WorkOS must stop accepting (there is no "remove password" call). Never stored or logged. */
+function unknowablePassword(): string {
+  return `${randomBytes(32).toString('base64url')}-Aa1!`;
+}
 
 export interface SyncStateRow {
   userId: string;
@@ -107,12 +128,35 @@ export class Reconciler {
   }> {
     const db = this.deps.config.db;
     // Two independent reads: in parallel, one round trip of latency instead of two.
-    const [local, state] = await Promise.all([
+    const [local, loadedState] = await Promise.all([
       loadLocalUser(db, this.deps.config.users, this.select, row.userId),
       loadSyncState(db, row.userId),
     ]);
+    let state = loadedState;
     try {
       if (!local) return { ...(await this.remove(row, state)), local, state };
+      if (state && local.workosUserId !== state.workosUserId) {
+        if (row.replaced) {
+          // The id came back after a delete that was still pending: a new person. The old WorkOS user
+          // goes first (as a delete, under the mass-delete threshold), then the new row is created.
+          if (
+            !row.deleteConfirmed &&
+            (await deletesInWindow(db, this.deps.config.deleteWindowMs)) > this.deps.config.deleteThreshold
+          )
+            return { outcome: { kind: 'hold_deletes' }, local, state };
+          await this.deleteWorkosUser(row, state);
+          state = null;
+        } else if (
+          local.workosUserId === null &&
+          normaliseEmail(local.email ?? '') !== normaliseEmail(state.email)
+        ) {
+          // Lost its link and carries another email: nothing says it is the person synced before.
+          throw new Dead(
+            'identity_unclear',
+            `local user ${local.id} has no workos_user_id and another email than WorkOS user ${state.workosUserId} was synced with; if it is the same person set workos_user_id to ${state.workosUserId}, if not delete its sync_state row, then run retry`,
+          );
+        }
+      }
       const result = await this.upsert(row, local, state);
       return {
         outcome: { kind: 'done', passwordSent: result.passwordSent, writes: result.writes },
@@ -152,30 +196,52 @@ export class Reconciler {
       if ((await deletesInWindow(db, this.deps.config.deleteWindowMs)) > this.deps.config.deleteThreshold)
         return { outcome: { kind: 'hold_deletes' } };
     }
+    const writes = await this.deleteWorkosUser(row, state);
+    return { outcome: { kind: 'done', passwordSent: false, writes } };
+  }
+
+  /**
+   * Deletes the WorkOS user of a deleted local user, and its sync_state. Only the stored WorkOS id (if
+   * it still carries our external id), or a user found by our external id whose email is the one we
+   * last synced: anything else may be someone else's account and is dead-lettered `not_ours`.
+   */
+  private async deleteWorkosUser(row: ClaimedRow, state: SyncStateRow | null): Promise<number> {
     const externalId = this.externalIdFor(row.userId);
-    let target: User | null = null;
     const knownId = state?.workosUserId ?? row.workosUserId;
-    if (knownId) target = await this.getUser(knownId);
-    if (!target) target = await this.getByExternalId(externalId);
-    if (target) {
-      // Only ever delete a WorkOS user that carries our external id.
-      if (target.externalId !== externalId) {
-        throw new Dead(
-          'not_ours',
-          `WorkOS user ${target.id} does not carry external_id ${externalId}; not deleted`,
-        );
+    let target = knownId ? await this.getUser(knownId) : null;
+    if (target && target.externalId !== externalId) {
+      throw new Dead(
+        'not_ours',
+        `WorkOS user ${target.id} does not carry external_id ${externalId}; not deleted`,
+      );
+    }
+    if (!target) {
+      const byExternalId = await this.getByExternalId(externalId);
+      if (byExternalId) {
+        if (!state || normaliseEmail(byExternalId.email) !== normaliseEmail(state.email)) {
+          throw new Dead(
+            'not_ours',
+            `WorkOS user ${byExternalId.id} carries external_id ${externalId} but is not the user last synced for it; not deleted`,
+          );
+        }
+        target = byExternalId;
       }
+    }
+    if (target) {
+      const id = target.id;
       try {
-        await this.deps.call(true, () => this.deps.workos.userManagement.deleteUser(target.id));
-        if (!row.deleteConfirmed) await recordAppliedDelete(db, row.userId, this.deps.config.deleteWindowMs);
+        await this.deps.call(true, () => this.deps.workos.userManagement.deleteUser(id));
+        if (!row.deleteConfirmed)
+          await recordAppliedDelete(this.deps.config.db, row.userId, this.deps.config.deleteWindowMs);
       } catch (error) {
+        if (error instanceof CallRefused) throw error;
         if (classifyWorkosError(error).kind !== 'not_found') throw error;
       }
     }
-    await db.execute(
+    await this.deps.config.db.execute(
       sql`DELETE FROM workos_migrate.sync_state WHERE user_id = ${row.userId} AND ${leaseHeld(row)}`,
     );
-    return { outcome: { kind: 'done', passwordSent: false, writes: target ? 1 : 0 } };
+    return target ? 1 : 0;
   }
 
   private validate(local: LocalUser): string {
@@ -279,7 +345,7 @@ export class Reconciler {
     const rows = await query<{ id: string }>(
       this.deps.config.db,
       sql`SELECT ${sql.raw(quoteIdent(columns.id))}::text AS id FROM ${sql.raw(users.qualified)}
-          WHERE lower(trim(${sql.raw(quoteIdent(columns.email))})) = ${normaliseEmail(email)}
+          WHERE ${sql.raw(emailLookupSql(quoteIdent(columns.email)))} = ${normaliseEmail(email)}
             AND ${sql.raw(quoteIdent(columns.id))}::text <> ${selfId}
           LIMIT 1`,
     );
@@ -288,15 +354,17 @@ export class Reconciler {
 
   /**
    * Moves this user's WorkOS email to a unique, undeliverable placeholder (RFC 2606 `.invalid`) and
-   * records that in sync_state, so the next pass sends the real email whatever it is by then.
+   * records what WorkOS answered in sync_state, so the next pass sends the real email whatever it is
+   * by then (verified again for a verified local user). The cost, documented: WorkOS unverifies the
+   * user for that moment and unlinks social identities that do not match the placeholder.
    */
   private async stepAside(row: ClaimedRow, workosUserId: string): Promise<void> {
     const placeholder = `${workosUserId.toLowerCase()}@email-swap.workos-migrate.invalid`;
-    await this.deps.call(true, () =>
+    const returned = await this.deps.call(true, () =>
       this.deps.workos.userManagement.updateUser({ userId: workosUserId, email: placeholder }),
     );
     await this.deps.config.db.execute(
-      sql`UPDATE workos_migrate.sync_state SET email = ${placeholder}
+      sql`UPDATE workos_migrate.sync_state SET email = ${placeholder}, email_verified = ${returned.emailVerified}
           WHERE user_id = ${row.userId} AND ${leaseHeld(row)}`,
     );
   }
@@ -311,6 +379,8 @@ export class Reconciler {
     const { config } = this.deps;
 
     let remote: User | null = null;
+    /** Linked by email to a WorkOS user we did not create: it may hold a password of its own. */
+    let adopted = false;
     // What WorkOS is believed to hold: sync_state normally, the remote itself after a link or
     // when verifying after an attempt that had no answer.
     let baseline: SyncStateRow | null = state;
@@ -359,6 +429,7 @@ export class Reconciler {
             );
           }
           remote = byEmail;
+          adopted = true;
         }
       }
       if (remote) baseline = fromRemote(local.id, remote, null);
@@ -376,28 +447,28 @@ export class Reconciler {
     if (local.lastName !== base.lastName && local.lastName !== null) changes.lastName = local.lastName;
     // Never from true to false: WorkOS may have verified the email itself.
     if (local.emailVerified && !base.emailVerified) changes.emailVerified = true;
+    // WorkOS unverifies a user whose email changes: a verified local user's new email goes verified.
+    if (changes.email !== undefined && local.emailVerified) changes.emailVerified = true;
     // After a link by email the WorkOS user does not carry our external id yet.
     if (remote && remote.externalId !== externalId) changes.externalId = externalId;
     const metadataPatch = diffMetadata(base.metadata, local.metadata);
     if (metadataPatch) changes.metadata = metadataPatch;
-    const sendPassword = (row.passwordChanged || !state) && conversion.hash !== undefined;
-    if (sendPassword && conversion.hash) {
-      changes.passwordHash = conversion.hash.passwordHash;
-      changes.passwordHashType = conversion.hash.passwordHashType;
+    const password = passwordPlan(row, local, state, conversion, adopted);
+    if (password.hash) {
+      changes.passwordHash = password.hash.passwordHash;
+      changes.passwordHashType = password.hash.passwordHashType;
     }
+    if (password.revoke) changes.password = unknowablePassword();
     let writes = 0;
+    let returned: User | null = null;
     if (Object.keys(changes).length > 0) {
       try {
-        await this.deps.call(true, () =>
-          this.deps.workos.userManagement.updateUser({ userId: workosUserId, ...changes } as Parameters<
-            WorkOS['userManagement']['updateUser']
-          >[0]),
-        );
+        returned = await this.confirmedUpdate(workosUserId, changes);
         writes = 1;
       } catch (error) {
         // Refused before any request was made (stopping, lost leadership): classifying it turned it
         // into "no answer", so a clean stop() marked rows uncertain and spent an attempt.
-        if (error instanceof CallRefused) throw error;
+        if (error instanceof CallRefused || error instanceof Dead) throw error;
         const failure = classifyWorkosError(error);
         if (failure.kind === 'not_found') {
           throw new Dead(
@@ -410,10 +481,10 @@ export class Reconciler {
             await this.emailHolder(email, externalId);
           } catch (blocked) {
             // An email swap (A<->B, or a longer rotation) deadlocked here: WorkOS keeps emails unique
-            // at every instant, so each side waited on the other until too_many_attempts. When another
-            // local user now wants the email this user still holds in WorkOS, step aside to a
-            // placeholder so that user can move; the retry then takes the new email.
-            if (blocked instanceof Wait && (await this.wantedByAnother(base.email, local.id)))
+            // at every instant, so each side waited on the other until too_many_attempts. Only a real
+            // cycle needs a placeholder (a chain resolves once its head moves), and one member of it
+            // steps aside so the others can move; the retry then takes the new email.
+            if (blocked instanceof Wait && (await this.leadsSwapCycle(local.id, email, base.email)))
               await this.stepAside(row, workosUserId);
             throw blocked;
           }
@@ -427,25 +498,67 @@ export class Reconciler {
         throw failure;
       }
     }
-    const passwordState: PasswordState = sendPassword
-      ? 'synced'
-      : row.passwordChanged || !state
-        ? conversion.state
-        : (state?.passwordState ?? conversion.state);
+    // What WorkOS answered is what it holds (names and the verified flag included).
     const next: SyncStateRow = {
       userId: local.id,
       workosUserId,
       email,
-      firstName: local.firstName ?? base.firstName,
-      lastName: local.lastName ?? base.lastName,
-      emailVerified: base.emailVerified || local.emailVerified,
+      firstName: returned ? returned.firstName : (local.firstName ?? base.firstName),
+      lastName: returned ? returned.lastName : (local.lastName ?? base.lastName),
+      emailVerified: returned ? returned.emailVerified : base.emailVerified || local.emailVerified,
       metadata: local.metadata,
-      passwordState,
-      passwordReason: unsyncedReason(passwordState, conversion.reason ?? state?.passwordReason ?? null),
+      passwordState: password.state,
+      passwordReason: unsyncedReason(password.state, password.reason),
       resetSentAt: state?.resetSentAt ?? null,
     };
     await this.sendResetIfDue(next);
-    return { next, passwordSent: sendPassword, writes };
+    return { next, passwordSent: password.hash !== undefined || password.revoke, writes };
+  }
+
+  /**
+   * An update whose answer must show every field sent ("written means confirmed"): a field WorkOS
+   * answered without is sent once more, then the user is dead-lettered `workos_ignored_change`.
+   */
+  private async confirmedUpdate(workosUserId: string, changes: Record<string, unknown>): Promise<User> {
+    for (let attempt = 1; ; attempt++) {
+      const returned = await this.deps.call(true, () =>
+        this.deps.workos.userManagement.updateUser({ userId: workosUserId, ...changes } as Parameters<
+          WorkOS['userManagement']['updateUser']
+        >[0]),
+      );
+      const ignored = ignoredFields(changes, returned);
+      if (ignored.length === 0) return returned;
+      if (attempt >= 2) {
+        throw new Dead(
+          'workos_ignored_change',
+          `WorkOS answered the update of user ${workosUserId} without the ${ignored.join(', ')} sent (twice); check that environment, then run retry`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Whether this user is in an email cycle (it holds in WorkOS the email another member now wants,
+   * round to the email it wants) and is the member that steps aside: the lowest local id, so one
+   * placeholder breaks the cycle. A chain without a cycle resolves by waiting, with no placeholder.
+   */
+  private async leadsSwapCycle(selfId: string, wanted: string, held: string): Promise<boolean> {
+    const members = [selfId];
+    let target = wanted;
+    for (let hop = 0; hop < SWAP_CYCLE_MAX_HOPS; hop++) {
+      const holder = await this.findByEmail(target);
+      if (!holder?.externalId?.startsWith(this.externalIdPrefix)) return false;
+      const otherId = holder.externalId.slice(this.externalIdPrefix.length);
+      if (members.includes(otherId)) return false;
+      const other = await loadLocalUser(this.deps.config.db, this.deps.config.users, this.select, otherId);
+      if (!other?.email) return false;
+      members.push(otherId);
+      if (normaliseEmail(other.email) === normaliseEmail(held))
+        return members.every((id) => compareIds(selfId, id) <= 0);
+      target = other.email;
+    }
+    // Longer than we follow: step aside as before rather than wait for too_many_attempts.
+    return this.wantedByAnother(held, selfId);
   }
 
   private async create(
@@ -463,15 +576,16 @@ export class Reconciler {
       emailVerified: local.emailVerified,
       ...(Object.keys(local.metadata).length > 0 ? { metadata: local.metadata } : {}),
     };
+    // A disabled user is created without a password: nothing for WorkOS to accept until re-enabled.
+    const hash = local.disabled ? undefined : conversion.hash;
     let created: User;
-    const passwordSent = conversion.hash !== undefined;
     if (!(await recordCreateIntent(this.deps.config.db, row, { externalId, email: normaliseEmail(email) })))
       throw new CallRefused('the row lease was lost');
     try {
       created = await this.deps.call(true, () =>
         this.deps.workos.userManagement.createUser({
           ...body,
-          ...(conversion.hash ?? {}),
+          ...(hash ?? {}),
         } as Parameters<WorkOS['userManagement']['createUser']>[0]),
       );
     } catch (error) {
@@ -497,20 +611,32 @@ export class Reconciler {
       }
       throw failure;
     }
+    let writes = 1;
+    const ignored = ignoredFields(body, created);
+    if (ignored.length > 0) {
+      // Written means confirmed: what the create did not take is sent once more as an update.
+      const patch = Object.fromEntries(ignored.map((field) => [field, body[field as keyof typeof body]]));
+      created = await this.confirmedUpdate(created.id, patch).catch((error: unknown) => {
+        if (error instanceof Dead || error instanceof CallRefused) throw error;
+        throw classifyWorkosError(error);
+      });
+      writes += 1;
+    }
+    const passwordState: PasswordState = local.disabled ? 'disabled' : conversion.state;
     const next: SyncStateRow = {
       userId: local.id,
       workosUserId: created.id,
       email,
-      firstName: local.firstName,
-      lastName: local.lastName,
-      emailVerified: local.emailVerified,
+      firstName: created.firstName,
+      lastName: created.lastName,
+      emailVerified: created.emailVerified,
       metadata: local.metadata,
-      passwordState: conversion.state,
-      passwordReason: unsyncedReason(conversion.state, conversion.reason),
+      passwordState,
+      passwordReason: unsyncedReason(passwordState, local.disabled ? DISABLED_REASON : conversion.reason),
       resetSentAt: null,
     };
     await this.sendResetIfDue(next);
-    return { next, passwordSent, writes: 1 };
+    return { next, passwordSent: hash !== undefined, writes };
   }
 
   /**
@@ -534,6 +660,90 @@ export class Reconciler {
 
 function unsyncedReason(state: PasswordState, reason: string | null): string | null {
   return state === 'synced' || state === 'no_local_password' ? null : reason;
+}
+
+const DISABLED_REASON = 'disabled locally: WorkOS holds a random password until the user is re-enabled';
+const REVOKED_REASON =
+  'the local password was removed: WorkOS holds a random password in place of the old one';
+
+/** How far `leadsSwapCycle` follows a chain of email holders. */
+const SWAP_CYCLE_MAX_HOPS = 8;
+
+/** A total order on local ids (numeric ids by value, others as text): picks one member of a cycle. */
+function compareIds(a: string, b: string): number {
+  if (/^\d+$/.test(a) && /^\d+$/.test(b)) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+interface PasswordPlan {
+  hash?: { passwordHash: string; passwordHashType: string };
+  /** Replace WorkOS's password with one nobody knows. */
+  revoke: boolean;
+  state: PasswordState;
+  reason: string | null;
+}
+
+/**
+ * What the password part of an update sends. "No credential outlives its revocation": when the
+ * local password is removed or made unusable, or changes to a hash WorkOS cannot import, while WorkOS
+ * may hold an older one, or the user is disabled, WorkOS's password is replaced by a random one in
+ * the same update. Re-enabling a user sends the current hash again.
+ */
+function passwordPlan(
+  row: ClaimedRow,
+  local: LocalUser,
+  state: SyncStateRow | null,
+  conversion: Conversion,
+  adopted: boolean,
+): PasswordPlan {
+  const previous = state?.passwordState ?? null;
+  if (local.disabled) {
+    return previous === 'disabled'
+      ? { revoke: false, state: 'disabled', reason: DISABLED_REASON }
+      : { revoke: true, state: 'disabled', reason: DISABLED_REASON };
+  }
+  const due = row.passwordChanged || !state || previous === 'disabled';
+  if (!due) {
+    return {
+      revoke: false,
+      state: previous ?? conversion.state,
+      reason: conversion.reason ?? state?.passwordReason ?? null,
+    };
+  }
+  if (conversion.hash) return { hash: conversion.hash, revoke: false, state: 'synced', reason: null };
+  const unusable = conversion.state === 'no_local_password';
+  // Already random in WorkOS: nothing to replace, and a revoked password stays revoked.
+  if (previous === 'disabled' || previous === 'revoked') {
+    return {
+      revoke: false,
+      state: unusable && previous === 'revoked' ? 'revoked' : conversion.state,
+      reason: unusable && previous === 'revoked' ? REVOKED_REASON : conversion.reason,
+    };
+  }
+  // `login` holds a password in WorkOS only when a sign-in moved one that may be older (row.passwordMoved).
+  const mayHoldPassword = state
+    ? (previous !== null && MAY_HOLD_PASSWORD.has(previous)) || row.passwordMoved
+    : adopted || row.passwordMoved;
+  if (!mayHoldPassword) return { revoke: false, state: conversion.state, reason: conversion.reason };
+  return {
+    revoke: true,
+    state: unusable ? 'revoked' : conversion.state,
+    reason: unusable ? REVOKED_REASON : conversion.reason,
+  };
+}
+
+/** The fields of `sent` that `returned` does not show (emails compared normalised). */
+function ignoredFields(sent: Record<string, unknown>, returned: User): string[] {
+  const ignored: string[] = [];
+  const check = (field: string, actual: unknown, same = (a: unknown, b: unknown) => a === b) => {
+    if (field in sent && sent[field] !== undefined && !same(sent[field], actual)) ignored.push(field);
+  };
+  check('email', returned.email, (a, b) => normaliseEmail(String(a)) === normaliseEmail(String(b ?? '')));
+  check('externalId', returned.externalId);
+  check('firstName', returned.firstName);
+  check('lastName', returned.lastName);
+  check('emailVerified', returned.emailVerified);
+  return ignored;
 }
 
 function fromRemote(userId: string, remote: User, state: SyncStateRow | null): SyncStateRow {

@@ -1,16 +1,15 @@
-// Validates emulator responses against WorkOS's official OpenAPI spec (`@workos/openapi-spec`).
+// Validates emulator responses against WorkOS's official OpenAPI spec (`@workos/openapi-spec`), with no
+// tolerated exceptions: an answer must match the schema the spec gives its operation and status.
 //
-// The spec is the reference, but it is incomplete, so a few documented fallbacks apply (the real shapes are
-// recorded in /work/shared/workos-api.md):
-// 1. A 4xx/5xx status the spec does not list for the operation (it omits 401, 409, most 429s, all 5xx, ...)
-//    is checked against the generic WorkOS error shape `{ message: string, code?: string, errors?: [...] }`,
-//    or, on authenticate only, the OAuth shape `{ error: string, error_description: string }`.
-// 2. A 4xx/5xx status the spec does list, whose body carries a `code` (or OAuth `error`) that the spec's schema
-//    does not enumerate (e.g. 400 `external_id_already_used` / `email_not_available` on create, 429
-//    `rate_limit_exceeded` on password reset, where the spec only lists `daily_quota_exceeded`), is checked
-//    against the same generic shape instead of failing the spec's `oneOf`/`const`.
-// 3. No body (`undefined`) is valid when the spec's response has no content, or for 200/202/204 on DELETE.
-// Success bodies and errors with enumerated codes get no leniency. Control-plane paths (`/_emulator/`) are skipped.
+// The one thing added to the spec is what it leaves out of every operation but WorkOS answers on every
+// route (workos-api.md "Errors", docs/reference/rate-limits), each with an exact shape:
+//   401 `{ message, code? }`, 404 `{ message, code? }` (absent entity or route),
+//   429 `{ code: 'rate_limit_exceeded', message }`, 500/502/503/504 `{ code, message }`.
+// Nothing else falls back: a code the spec does not list for that operation and status (e.g. a top-level
+// `external_id_already_used` on create, 409 on create, an OAuth shape where the spec has none) is a violation.
+// A record the emulator marks as a deliberate deviation (`deviation`, e.g. the non-default `emailTaken`
+// modes that imitate other servers) is not WorkOS's answer and is not checked. No body is valid only where
+// the spec's response has no content. Control-plane paths (`/_emulator/`) are skipped.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
@@ -22,6 +21,8 @@ export interface ResponseRecord {
   path: string;
   status: number;
   body: unknown;
+  /** Set by the emulator when this answer departs from WorkOS on purpose (a non-default mode). */
+  deviation?: string | null;
 }
 
 type Json = Record<string, unknown>;
@@ -46,19 +47,30 @@ interface Spec {
 const SPEC_ID = 'workos-spec';
 const HTTP_METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'];
 
-const GENERIC_ERROR = {
+const MESSAGE_AND_CODE = {
   type: 'object',
-  properties: {
-    message: { type: 'string' },
-    code: { type: 'string' },
-    errors: { type: 'array', items: { type: 'object' } },
-  },
+  properties: { message: { type: 'string' }, code: { type: 'string' } },
   required: ['message'],
 };
-const OAUTH_ERROR = {
-  type: 'object',
-  properties: { error: { type: 'string' }, error_description: { type: 'string' } },
-  required: ['error', 'error_description'],
+/** What every route can answer besides its own responses, by status (see the top of the file). */
+const API_WIDE: Record<number, object> = {
+  401: MESSAGE_AND_CODE,
+  404: MESSAGE_AND_CODE,
+  429: {
+    type: 'object',
+    properties: { code: { const: 'rate_limit_exceeded' }, message: { type: 'string' } },
+    required: ['code', 'message'],
+  },
+  ...Object.fromEntries(
+    [500, 502, 503, 504].map((status) => [
+      status,
+      {
+        type: 'object',
+        properties: { code: { type: 'string' }, message: { type: 'string' } },
+        required: ['code', 'message'],
+      },
+    ]),
+  ),
 };
 
 let cached: Spec | undefined;
@@ -76,8 +88,7 @@ function loadSpec(): Spec {
   addFormats.default(ajv);
   // Registered whole, so the spec's own `#/components/schemas/...` refs resolve inside it.
   ajv.addSchema(document, SPEC_ID);
-  ajv.addSchema(GENERIC_ERROR, 'generic-error');
-  ajv.addSchema(OAUTH_ERROR, 'oauth-error');
+  for (const [status, schema] of Object.entries(API_WIDE)) ajv.addSchema(schema, `api-wide-${status}`);
 
   const operations: Operation[] = [];
   for (const [template, item] of Object.entries(document.paths as Json)) {
@@ -137,20 +148,6 @@ function validatorFor(spec: Spec, key: string, schema: object): ValidateFunction
     spec.compiled.set(key, validate);
   }
   return validate;
-}
-
-/** The `const` values of `properties[prop]` anywhere in a response schema (its oneOf/allOf branches). */
-function enumeratedConsts(schema: unknown, prop: string, into = new Set<string>()): Set<string> {
-  if (Array.isArray(schema)) {
-    for (const item of schema) enumeratedConsts(item, prop, into);
-  } else if (isObject(schema)) {
-    const properties = schema.properties;
-    if (isObject(properties) && isObject(properties[prop]) && typeof properties[prop].const === 'string') {
-      into.add(properties[prop].const);
-    }
-    for (const keyword of ['oneOf', 'anyOf', 'allOf']) enumeratedConsts(schema[keyword], prop, into);
-  }
-  return into;
 }
 
 function formatErrors(spec: Spec, errors: ErrorObject[] | null | undefined, prefix = '', depth = 0): string {
@@ -214,57 +211,35 @@ export function createResponseValidator(): (record: ResponseRecord) => string | 
     const { path, status, body } = record;
     const method = record.method.toUpperCase();
     if (path.startsWith('/_emulator/') || path === '/_emulator') return null;
+    if (record.deviation) return null;
     const op = findOperation(spec, method, path);
     const label = `${method} ${path} -> ${status}${op ? ` (${op.operationId}, ${op.template})` : ''}`;
-    const isError = status >= 400;
 
-    if (!op && !isError) return `${label}: no operation in the OpenAPI spec matches this path`;
-    const response = op ? op.responses[String(status)] : undefined;
-    const content = isObject(response) && isObject(response.content) ? response.content : undefined;
+    // An API-wide answer of the exact shape is valid on any route, listed or not.
+    const apiWide = API_WIDE[status]
+      ? validatorFor(spec, `api-wide-${status}`, { $ref: `api-wide-${status}` })
+      : null;
+    if (apiWide && body !== undefined && apiWide(body)) return null;
+    const listed = op ? op.responses[String(status)] : undefined;
+    if (apiWide && !isObject(listed)) {
+      return body === undefined
+        ? `${label}: the response has no body, but the ${status} answer has one`
+        : `${label}: not the API-wide ${status} answer: ${formatErrors(spec, apiWide.errors)}`;
+    }
+    if (!op) return `${label}: no operation in the OpenAPI spec matches this path`;
+    const response = listed;
+    if (!isObject(response)) return `${label}: the spec defines no ${status} response for this operation`;
+    const content = isObject(response.content) ? response.content : undefined;
     const json = content && isObject(content['application/json']) ? content['application/json'] : undefined;
-
     if (body === undefined) {
-      const emptyAllowed =
-        (isObject(response) && !content) || (method === 'DELETE' && [200, 202, 204].includes(status));
-      return emptyAllowed ? null : `${label}: the response has no body, but the spec expects one`;
+      return content ? `${label}: the response has no body, but the spec expects one` : null;
     }
-
-    if (op && json && 'schema' in json) {
-      const schema = json.schema;
-      const useGeneric = isError && isObject(body) && hasUnlistedCode(schema, body);
-      if (!useGeneric) {
-        const pointer = ['paths', op.template, op.method.toLowerCase(), 'responses', String(status)]
-          .map(pointerEscape)
-          .join('/');
-        const ref = `${SPEC_ID}#/${pointer}/content/application~1json/schema`;
-        const validate = validatorFor(spec, ref, { $ref: ref });
-        return validate(body) ? null : `${label}: ${formatErrors(spec, validate.errors)}`;
-      }
-    } else if (isObject(response)) {
-      // The spec lists this status without JSON content: a body is unexpected, unless it is an error.
-      if (!isError) return `${label}: the spec defines no body for this response`;
-    } else if (!isError) {
-      return `${label}: the spec defines no ${status} response for this operation`;
-    }
-
-    // Fallback error shapes (see the comment at the top of the file).
-    const generic = validatorFor(spec, 'generic-error', { $ref: 'generic-error' });
-    if (generic(body)) return null;
-    if (op?.template === '/user_management/authenticate') {
-      const oauth = validatorFor(spec, 'oauth-error', { $ref: 'oauth-error' });
-      if (oauth(body)) return null;
-    }
-    return `${label}: not a WorkOS error body (generic fallback): ${formatErrors(spec, generic.errors)}`;
+    if (!json || !('schema' in json)) return `${label}: the spec defines no body for this response`;
+    const pointer = ['paths', op.template, op.method.toLowerCase(), 'responses', String(status)]
+      .map(pointerEscape)
+      .join('/');
+    const ref = `${SPEC_ID}#/${pointer}/content/application~1json/schema`;
+    const validate = validatorFor(spec, ref, { $ref: ref });
+    return validate(body) ? null : `${label}: ${formatErrors(spec, validate.errors)}`;
   };
-}
-
-/** True when the body's `code`/`error` is a string the spec's schema does not enumerate (but enumerates others). */
-function hasUnlistedCode(schema: unknown, body: Json): boolean {
-  for (const prop of ['code', 'error']) {
-    const value = body[prop];
-    if (typeof value !== 'string') continue;
-    const listed = enumeratedConsts(schema, prop);
-    if (listed.size > 0 && !listed.has(value)) return true;
-  }
-  return false;
 }

@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { EmulatorOptions, RunningEmulator } from '../../emulator/index.js';
+import { SIGN_IN_STEPS } from '../../emulator/options.js';
 import {
   addCommand,
   type CliCommand,
@@ -52,7 +53,19 @@ export const emulatorCommand: CliCommand = {
       .option('--fault-rate <p>', 'probability 0..1 of answering 500/502/503 without applying the request')
       .option('--drop-rate <p>', 'probability 0..1 of dropping the connection without applying the request')
       .option('--email-taken <mode>', `how a duplicate email is refused: ${EMAIL_TAKEN_MODES.join(' | ')}`)
-      .option('--require-email-verification', 'authenticate refuses unverified users')
+      .option(
+        '--require-email-verification',
+        'authenticate refuses unverified users (the default, as in WorkOS)',
+      )
+      .option(
+        '--no-require-email-verification',
+        'let unverified users sign in (an environment with verification off)',
+      )
+      .option(
+        '--sign-in-step <key=step>',
+        `answer a sign-in step for a user id, email or domain; repeatable (${SIGN_IN_STEPS.join(' | ')})`,
+        collect,
+      )
       .option('--no-events', 'do not record user.* events (for memory-bound benchmarks)')
       .option(
         '--data <file>',

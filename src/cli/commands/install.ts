@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { query } from '../../core/db.js';
+import { checkRole, type RoleReport, workerGrantsSql } from '../../drizzle/roles.js';
 import { install, installedState, installSql, splitStatements, uninstallSql } from '../../drizzle/sql.js';
 import { type CliCommand, EXIT_OK, jsonLine, UsageError } from '../conventions.js';
 import { addEngineCommand, type EngineFlags, schemaInstalled, withSetup } from '../engine.js';
@@ -7,6 +8,23 @@ import { byReason, count } from '../format.js';
 
 interface InstallFlags extends EngineFlags {
   print?: boolean;
+  appRole?: string;
+  workerRole?: string;
+}
+
+/** One line per role: what its writes do and what it still lacks to run the worker. */
+function describeRole(report: RoleReport, kind: 'app' | 'worker'): string {
+  const writes =
+    report.writesUsers.length > 0
+      ? `its ${report.writesUsers.join('/')} on the users table are captured (no grant on workos_migrate needed)`
+      : 'it cannot write the users table';
+  const worker =
+    report.workerMissing.length === 0
+      ? 'it can run the worker'
+      : kind === 'worker'
+        ? `it cannot run the worker yet; missing: ${report.workerMissing.join(' ')}`
+        : 'it does not run the worker (pass --worker-role for the role that does)';
+  return `Role ${report.role}: ${writes}; ${worker}.\n`;
 }
 
 interface UninstallFlags extends InstallFlags {
@@ -21,17 +39,37 @@ export const installCommand: CliCommand = {
       'add workos_user_id (unique index built concurrently), the workos_migrate schema and the capture trigger',
     )
       .option('--print', 'print the SQL for a drizzle-kit custom migration instead of applying it')
+      .option('--app-role <role>', "report what the app's database role can do once installed")
+      .option(
+        '--worker-role <role>',
+        "grant the worker's role what it needs (with --print: print the GRANTs), and report it",
+      )
       .action(
         ctx.action(async (flags: InstallFlags) =>
           withSetup(flags, async (setup) => {
             const { mapping } = setup;
             if (flags.print) {
-              const script = installSql(mapping);
+              const grants = flags.workerRole
+                ? `-- the worker's role\n${workerGrantsSql(mapping, flags.workerRole)}`
+                : '';
+              const script = installSql(mapping) + grants;
               ctx.io.stdout(flags.json ? jsonLine({ sql: script }) : script);
               return EXIT_OK;
             }
             const { db, description } = await setup.database();
             await install(db, mapping);
+            if (flags.workerRole) {
+              await checkRole(db, mapping, flags.workerRole);
+              for (const statement of splitStatements(workerGrantsSql(mapping, flags.workerRole))) {
+                await db.execute(sql.raw(statement));
+              }
+            }
+            const roles: { report: RoleReport; kind: 'app' | 'worker' }[] = [];
+            if (flags.appRole)
+              roles.push({ report: await checkRole(db, mapping, flags.appRole), kind: 'app' });
+            if (flags.workerRole) {
+              roles.push({ report: await checkRole(db, mapping, flags.workerRole), kind: 'worker' });
+            }
             const state = await installedState(db, mapping);
             const table = `${mapping.users.schema}.${mapping.users.name}`;
             if (flags.json) {
@@ -41,11 +79,13 @@ export const installCommand: CliCommand = {
                   state: state.state,
                   detail: state.detail,
                   table,
+                  roles: roles.map((role) => ({ kind: role.kind, ...role.report })),
                 }),
               );
             } else {
               ctx.io.stdout(
                 `Installed in ${description}: ${table}.workos_user_id (unique), schema workos_migrate, capture trigger (${state.detail}).\n` +
+                  roles.map((role) => describeRole(role.report, role.kind)).join('') +
                   'Next: `workos-migrate import --dry-run`, then `workos-migrate import`.\n',
               );
             }
