@@ -12,7 +12,7 @@
 // and the flags re-read the stored settings every second, against a real PostgreSQL and the emulator
 // (`--no-worker` registers it with `worker: false`). Runs are interleaved per route (without, with,
 // without, with, ...), `pairs` pairs; per pair the ratio with / without, then the median of the ratios.
-// Target: with / without >= 0.97. The machine is small and shared: a pair during which other processes
+// Target: with / without >= 0.99 on /hot (no hook of the plugin on it), >= 0.97 on /guarded. The machine is small and shared: a pair during which other processes
 // used more than `max-other-cores` cores is run again, at most `retries` times (the result file says so).
 // Prints a markdown table and writes it to bench/results/plugin-overhead.md (or --out <name>.md).
 
@@ -63,7 +63,9 @@ if (!ROUTES.every((route) => route === '/hot' || route === '/guarded')) {
 if (!['without-first', 'abba'].includes(args.order)) {
   throw new Error(`--order must be without-first or abba (got ${args.order})`);
 }
-const TARGET = 0.97;
+// An unguarded route carries no hook of the plugin at all (the guard is attached per route in onRoute):
+// it must run as fast as without the plugin. The guarded route pays for one callback hook.
+const TARGETS = { '/hot': 0.99, '/guarded': 0.97 };
 
 /** Spawns a server child; resolves with its port and an idempotent stop(). */
 async function startServer(h, options) {
@@ -208,7 +210,7 @@ await runBench('plugin-overhead', args.timeout, async (h) => {
     '',
     `Command: \`${commandLine()}\``,
     '',
-    `| route | with plugin req/s (median) | without req/s (median) | with / without (median of pairs) | target >= ${TARGET} | ratio per pair | server CPU µs/request with / without (median) | CPU ratio without / with (median of pairs) | p99 ms with / without (median) |`,
+    `| route | with plugin req/s (median) | without req/s (median) | with / without (median of pairs) | target | ratio per pair | server CPU µs/request with / without (median) | CPU ratio without / with (median of pairs) | p99 ms with / without (median) |`,
     '|---|--:|--:|--:|---|---|--:|--:|--:|',
   ];
   for (const route of ROUTES) {
@@ -217,7 +219,7 @@ await runBench('plugin-overhead', args.timeout, async (h) => {
     lines.push(
       `| \`GET ${route}\`${route === '/guarded' ? ' (freeze guard)' : ''} | ${fmt0(median(pairs.map((p) => p.with.rps)))} | ${fmt0(
         median(pairs.map((p) => p.without.rps)),
-      )} | ${fmt3(ratio)} | ${ratio >= TARGET ? 'met' : '**not met**'} | ${pairs
+      )} | ${fmt3(ratio)} | >= ${TARGETS[route]}: ${ratio >= TARGETS[route] ? 'met' : '**not met**'} | ${pairs
         .map((p) => fmt2(p.ratio))
         .join(', ')} | ${fmt1(median(pairs.map((p) => p.with.cpuPerRequest)))} / ${fmt1(
         median(pairs.map((p) => p.without.cpuPerRequest)),

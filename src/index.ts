@@ -9,7 +9,7 @@ export {
   type WorkosMigrateConfigWithoutDb,
 } from './core/config.js';
 export type { DrizzleDatabase, DrizzleTransaction } from './core/db.js';
-export { ConfigError, type ReasonCode, WorkosMigrateError } from './core/errors.js';
+export { ConfigError, DatabaseError, type ReasonCode, WorkosMigrateError } from './core/errors.js';
 export type { Logger } from './core/logger.js';
 export {
   defineUsersMapping,

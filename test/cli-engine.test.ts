@@ -451,6 +451,15 @@ export default defineConfig({
       });
       expect(ramped.code, ramped.stderr).toBe(0);
       expect(ramped.stdout).toBe('Rollout: 30% of logins to WorkOS (set by stored setting).\n');
+      // status --app-url reads the running app's own status route (no database opened here).
+      const status = await run(['status', '--app-url', appUrl, '--token', token, '--json'], {
+        cwd: emptyDir,
+      });
+      expect(status.code, status.stderr).toBe(0);
+      const [users] = await client`SELECT count(*)::int AS n FROM users`;
+      expect(json(status)).toMatchObject({ users: users?.n, freeze: { on: true }, rollout: { percent: 30 } });
+      const readable = await run(['status', '--app-url', appUrl, '--token', token], { cwd: emptyDir });
+      expect(readable.stdout).toMatch(/rollout\s+30%/);
 
       const wrongToken = await run(
         ['freeze', 'off', '--app-url', appUrl, '--token', 'not-the-token-at-all'],

@@ -3,58 +3,14 @@
 // is `// path/to/file.ts` is written to that path, so blocks import each other as the docs say;
 // `src/your-app.ts` holds the functions the docs leave to the app.
 import { execFileSync } from 'node:child_process';
-import {
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
+import { STRICT_COMPILER_OPTIONS, snippetsOf } from './helpers/snippets.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-interface Snippet {
-  /** Where it comes from, e.g. `README.md:56`. */
-  origin: string;
-  /** Its first line in the markdown file (1-based). */
-  line: number;
-  path: string;
-  code: string;
-}
-
-function snippetsOf(markdownFile: string): Snippet[] {
-  const text = readFileSync(join(ROOT, markdownFile), 'utf8');
-  const lines = text.split('\n');
-  const found: Snippet[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const open = /^(\s*)```ts\s*$/.exec(lines[i] ?? '');
-    if (!open) continue;
-    const indent = open[1] ?? '';
-    const body: string[] = [];
-    let j = i + 1;
-    for (; j < lines.length && (lines[j] ?? '').trim() !== '```'; j++) {
-      body.push(
-        (lines[j] ?? '').startsWith(indent) ? (lines[j] ?? '').slice(indent.length) : (lines[j] ?? ''),
-      );
-    }
-    const named = /^\/\/ ([\w./-]+\.ts)\b/.exec(body[0] ?? '');
-    const slug = markdownFile.replace(/[^\w]+/g, '-');
-    found.push({
-      origin: `${markdownFile}:${i + 1}`,
-      line: i + 2,
-      path: named?.[1] ?? `snippets/${slug}-${i + 1}.ts`,
-      code: `${body.join('\n')}\n`,
-    });
-    i = j;
-  }
-  return found;
-}
 
 const markdownFiles = [
   'README.md',
@@ -71,18 +27,7 @@ export declare function createYourSession(localUserId: string): Promise<{ token:
 `;
 
 const TSCONFIG = {
-  compilerOptions: {
-    strict: true,
-    exactOptionalPropertyTypes: true,
-    noUncheckedIndexedAccess: true,
-    target: 'ES2022',
-    module: 'NodeNext',
-    moduleResolution: 'NodeNext',
-    types: ['node'],
-    noEmit: true,
-    // Third-party declaration files are not ours to check; the package's own are (it is not in node_modules' libs).
-    skipLibCheck: true,
-  },
+  compilerOptions: { ...STRICT_COMPILER_OPTIONS, noEmit: true },
   include: ['**/*.ts'],
   exclude: ['node_modules'],
 };
@@ -93,7 +38,7 @@ afterAll(() => {
 });
 
 it('every ts block of README.md and docs/*.md compiles under strict, against the package by name', () => {
-  const snippets = markdownFiles.flatMap(snippetsOf);
+  const snippets = markdownFiles.flatMap((file) => snippetsOf(ROOT, file));
   expect(snippets.length).toBeGreaterThanOrEqual(6);
   dir = mkdtempSync(join(tmpdir(), 'wm-snippets-'));
   const project = dir;

@@ -95,7 +95,7 @@ describe('install', () => {
       expect(await installedState(db, mapping)).toMatchObject({ state: 'current' });
       // The unique index was built and is valid.
       const [index] = await client`SELECT i.indisvalid AS valid, i.indisunique AS unique FROM pg_index i
-        JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'teammates_workos_user_id_key'`;
+        JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = 'teammates_workos_user_id_unique'`;
       expect(index).toEqual({ valid: true, unique: true });
     } finally {
       await Promise.all(pools.map((pool) => pool.end({ timeout: 5 })));

@@ -92,6 +92,54 @@ describe('registration', () => {
     expect(retry.message).toContain('flags.retryAfterSeconds');
   });
 
+  it('refuses unknown option keys, at every level, naming the key', async () => {
+    const bogus = await registrationError({ ...options(), bogus: 1 } as WorkosMigrateFastifyOptions);
+    expect(bogus).toBeInstanceOf(ConfigError);
+    expect(bogus.message).toMatch(/option bogus is not an option \(known: db, users, /);
+    const admin = await registrationError(options({ admin: { tokn: TOKEN } as never }));
+    expect(admin.message).toContain('option admin.tokn is not an option (known: prefix, token)');
+    const worker = await registrationError(options({ worker: { leseMs: 1_000 } as never }));
+    expect(worker.message).toContain('option worker.leseMs is not an option');
+    const unleash = await registrationError(options({ flags: { unleash: { urll: 'x' } as never } }));
+    expect(unleash.message).toContain('option flags.unleash.urll is not an option');
+  });
+
+  it('a route config typo fails to compile and fails the route; only opted-in routes carry the guard', async () => {
+    const fastify = Fastify();
+    opened.push(fastify);
+    await fastify.register(workosMigrate, options({ worker: false }));
+    expect(() =>
+      // @ts-expect-error `frezee` is not a key of the route config (freeze is required)
+      fastify.post('/typo', { config: { workosMigrate: { frezee: true } } }, async () => ({})),
+    ).toThrow(/route POST \/typo: config\.workosMigrate\.frezee is not an option \(known: freeze\)/);
+    expect(() =>
+      fastify.post('/typo2', { config: { workosMigrate: { freeze: 'yes' as never } } }, async () => ({})),
+    ).toThrow(/config\.workosMigrate\.freeze must be true or false/);
+    const ownHook = async () => {};
+    fastify.post(
+      '/signup',
+      { config: { workosMigrate: { freeze: true } }, preHandler: ownHook },
+      async () => ({}),
+    );
+    fastify.post('/open', { config: { workosMigrate: { freeze: false } } }, async () => ({}));
+    fastify.get('/health', async () => ({ ok: true }));
+    await fastify.ready();
+    const routes = fastify.printRoutes({ includeHooks: true, commonPrefix: false });
+    const hooksOf = (path: string) => {
+      const lines = routes.split('\n');
+      const start = lines.findIndex((line) => line.includes(`${path} (`));
+      const hooks: string[] = [];
+      for (const line of lines.slice(start + 1)) {
+        if (!/•|\(/.test(line) || /\/\w+ \(/.test(line)) break;
+        hooks.push(line.trim());
+      }
+      return hooks.join(' ');
+    };
+    expect(hooksOf('/signup')).toMatch(/preHandler/);
+    expect(hooksOf('/open')).not.toMatch(/preHandler/);
+    expect(hooksOf('/health')).not.toMatch(/preHandler/);
+  });
+
   it('a missing API key names workos.apiKey (WORKOS_API_KEY unset)', async () => {
     const saved = process.env.WORKOS_API_KEY;
     delete process.env.WORKOS_API_KEY;

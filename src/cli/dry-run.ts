@@ -4,8 +4,9 @@ import type { User, WorkOS } from '@workos-inc/node';
 import { sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
 import { type DrizzleDatabase, query } from '../core/db.js';
-import { normaliseEmail } from '../core/email.js';
+import { emailLookupSql, normaliseEmail } from '../core/email.js';
 import { quoteIdent, type UsersMapping } from '../core/mapping.js';
+import { checkLocalUser, EXTERNAL_ID_MAX_LENGTH } from '../core/validate.js';
 import { analyze } from '../hashes/analyze.js';
 import type { HashAnalysis, HashOptions } from '../hashes/types.js';
 import { classifyWorkosError } from '../workos/client.js';
@@ -13,9 +14,6 @@ import { UsageError } from './conventions.js';
 import { schemaInstalled } from './engine.js';
 import { about, byReason, count, listSome, percent, table } from './format.js';
 
-/** The reconciler's own test (src/sync/reconciler.ts): what it would dead-letter as invalid_email. */
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-const EXTERNAL_ID_MAX = 64;
 const EXAMPLES = 20;
 const BATCH = 5_000;
 
@@ -158,15 +156,15 @@ export async function dryRun(
     total += rows.length;
     const byType = new Map<string | null, (string | null)[]>();
     for (const row of rows) {
-      const address = row.email?.trim() ?? '';
-      if (!address) {
+      // The import's own check: each user counts once, under the reason it would be dead-lettered with.
+      const checked = checkLocalUser(row, externalIdPrefix);
+      if (!checked.ok && checked.reason === 'missing_email') {
         missingCount++;
         if (missing.length < EXAMPLES) missing.push(row.id);
-      } else if (!EMAIL_PATTERN.test(address)) {
+      } else if (!checked.ok && checked.reason === 'invalid_email') {
         invalidCount++;
         if (invalid.length < EXAMPLES) invalid.push({ id: row.id, email: row.email ?? '' });
-      }
-      if (externalIdPrefix.length + row.id.length > EXTERNAL_ID_MAX) {
+      } else if (!checked.ok) {
         tooLongCount++;
         if (tooLong.length < EXAMPLES) tooLong.push(row.id);
       }
@@ -182,13 +180,13 @@ export async function dryRun(
     }
   });
 
-  // Duplicates in SQL, normalised as the reconciler's own duplicate check does (lower(trim(email))).
+  // Duplicates in SQL, normalised exactly as the import's own lookups and duplicate check are.
   const duplicateRows = await query<{ email: string; ids: string; n: number }>(
     db,
-    sql`SELECT lower(trim(${sql.raw(email)})) AS email, string_agg(${sql.raw(id)}::text, ',' ORDER BY ${sql.raw(id)}) AS ids,
+    sql`SELECT ${sql.raw(emailLookupSql(email))} AS email, string_agg(${sql.raw(id)}::text, ',' ORDER BY ${sql.raw(id)}) AS ids,
                count(*)::int AS n
         FROM ${sql.raw(users.qualified)}
-        WHERE ${sql.raw(email)} IS NOT NULL AND trim(${sql.raw(email)}) <> ''
+        WHERE ${sql.raw(emailLookupSql(email))} <> ''
         GROUP BY 1 HAVING count(*) > 1 ORDER BY 3 DESC, 1`,
   );
   const duplicateUsers = duplicateRows.reduce((a, row) => a + row.n, 0);
@@ -275,9 +273,12 @@ async function sampleWorkos(
         result.byExternalId++;
         return;
       }
-      const address = user.email?.trim() ?? '';
-      if (address && EMAIL_PATTERN.test(address)) {
-        const list = await workos.userManagement.listUsers({ email: normaliseEmail(address), limit: 1 });
+      const checked = checkLocalUser(user, config.externalIdPrefix);
+      if (checked.ok) {
+        const list = await workos.userManagement.listUsers({
+          email: normaliseEmail(checked.email),
+          limit: 1,
+        });
         const holder = list.data[0];
         if (holder) {
           if (holder.externalId) result.byEmailClaimed++;
@@ -345,8 +346,8 @@ export function formatDryRun(report: DryRunReport): string {
     [
       'external_id',
       ids.externalIdTooLong.count === 0
-        ? `fits in ${EXTERNAL_ID_MAX} characters`
-        : `${count(ids.externalIdTooLong.count)} over ${EXTERNAL_ID_MAX} characters: ids ${listSome(ids.externalIdTooLong.examples)}`,
+        ? `fits in ${EXTERNAL_ID_MAX_LENGTH} characters`
+        : `${count(ids.externalIdTooLong.count)} over ${EXTERNAL_ID_MAX_LENGTH} characters: ids ${listSome(ids.externalIdTooLong.examples)}`,
     ],
   ];
   if (hashes) {

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { sql } from 'drizzle-orm';
 import type { DrizzleDatabase } from '../core/db.js';
 import { query } from '../core/db.js';
-import { WorkosMigrateError } from '../core/errors.js';
+import { DatabaseError, databaseError, WorkosMigrateError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { type CliSetup, loadSetup, withoutPrefix } from './config.js';
 import { addCommand, type CommonFlags, UsageError } from './conventions.js';
@@ -41,20 +41,22 @@ const SETUP_CODES = new Set([
 ]);
 
 /** UsageError for setup problems (exit 2), a plain Error otherwise (exit 1); one line either way. */
+/** Database refusals that are the setup's to fix (privileges, not installed, credentials): exit 2. */
+const SETUP_SQLSTATES = new Set(['42501', '42P01', '3F000', '42883', '42703', '28P01', '28000', '3D000']);
+
 export function toCliError(error: unknown): unknown {
   if (error instanceof UsageError) return error;
-  if (error instanceof WorkosMigrateError) {
-    const message = withoutPrefix(error.message);
-    return SETUP_CODES.has(error.code) ? new UsageError(message) : new Error(message);
+  // A driver error becomes PostgreSQL's message and what to do, never drizzle's "Failed query ... params".
+  const translated = databaseError(error);
+  if (translated instanceof DatabaseError) {
+    const message = withoutPrefix(translated.message);
+    return SETUP_SQLSTATES.has(translated.sqlState ?? '') ? new UsageError(message) : new Error(message);
   }
-  const code = (error as { code?: string } | null)?.code;
-  // Insufficient privilege: the role cannot do what the command needs (e.g. own the users table).
-  if (code === '42501') {
-    return new UsageError(
-      `the database refused: ${(error as Error).message}; run this as the owner of the users table`,
-    );
+  if (translated instanceof WorkosMigrateError) {
+    const message = withoutPrefix(translated.message);
+    return SETUP_CODES.has(translated.code) ? new UsageError(message) : new Error(message);
   }
-  return error;
+  return translated;
 }
 
 /** Loads the config, runs `work`, and closes the database whatever happens. */

@@ -1,4 +1,4 @@
-import type { DrizzleDatabase } from './db.js';
+import { type DrizzleDatabase, withDatabaseErrors } from './db.js';
 import { ConfigError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { UsersMapping } from './mapping.js';
@@ -169,6 +169,84 @@ export function defineConfig(
   return config;
 }
 
+/**
+ * Every option name, per level. `satisfies` makes a new option in the interfaces above fail to compile
+ * until it is listed here, so a misspelt option can always be refused by name.
+ */
+const OPTION_NAMES = {
+  config: {
+    db: true,
+    users: true,
+    workos: true,
+    externalIdPrefix: true,
+    adoptExisting: true,
+    passwordFallback: true,
+    onPasswordReset: true,
+    worker: true,
+    flags: true,
+    deleteThreshold: true,
+    deleteWindowMs: true,
+    login: true,
+    logger: true,
+  } satisfies Record<keyof WorkosMigrateConfig, true>,
+  workos: { apiKey: true, clientId: true, apiUrl: true } satisfies Record<
+    keyof NonNullable<WorkosMigrateConfig['workos']>,
+    true
+  >,
+  worker: {
+    concurrency: true,
+    ratePerSecond: true,
+    leaseMs: true,
+    pollMs: true,
+    maxAttempts: true,
+    leaderLeaseMs: true,
+    retryBaseMs: true,
+    retryMaxMs: true,
+  } satisfies Record<keyof WorkerOptions, true>,
+  flags: {
+    unleash: true,
+    freezeFlag: true,
+    cutoverFlag: true,
+    stickiness: true,
+    freezeFailClosed: true,
+    refreshMs: true,
+    retryAfterSeconds: true,
+  } satisfies Record<keyof FlagsOptions, true>,
+  unleash: {
+    url: true,
+    apiToken: true,
+    adminToken: true,
+    appName: true,
+    project: true,
+    environment: true,
+    refreshIntervalMs: true,
+    readyTimeoutMs: true,
+  } satisfies Record<keyof UnleashOptions, true>,
+  login: { legacyAttemptLimit: true, unknownUserHash: true } satisfies Record<keyof LoginOptions, true>,
+};
+
+/** Refuses a key that is not an option, naming it (`worker.leseMs`), so a typo never goes unnoticed. */
+function rejectUnknownOptions(value: unknown, known: Record<string, true>, path: string): void {
+  if (!value || typeof value !== 'object') return;
+  for (const key of Object.keys(value)) {
+    if (!Object.hasOwn(known, key)) {
+      throw new ConfigError(
+        path ? `${path}.${key}` : key,
+        `is not an option (known: ${Object.keys(known).join(', ')})`,
+      );
+    }
+  }
+}
+
+function checkOptionNames(config: WorkosMigrateConfig): void {
+  rejectUnknownOptions(config, OPTION_NAMES.config, '');
+  rejectUnknownOptions(config.workos, OPTION_NAMES.workos, 'workos');
+  rejectUnknownOptions(config.worker, OPTION_NAMES.worker, 'worker');
+  rejectUnknownOptions(config.flags, OPTION_NAMES.flags, 'flags');
+  rejectUnknownOptions(config.flags?.unleash, OPTION_NAMES.unleash, 'flags.unleash');
+  rejectUnknownOptions(config.login, OPTION_NAMES.login, 'login');
+}
+
 function positiveInteger(value: number | undefined, fallback: number, option: string): number {
   const result = value ?? fallback;
   if (!Number.isInteger(result) || result < 1) {
@@ -182,6 +260,7 @@ export function resolveConfig(
   env: NodeJS.ProcessEnv = process.env,
 ): ResolvedConfig {
   if (!config || typeof config !== 'object') throw new ConfigError('config', 'must be an object');
+  checkOptionNames(config);
   if (!config.db || typeof config.db.execute !== 'function' || typeof config.db.transaction !== 'function') {
     throw new ConfigError(
       'db',
@@ -222,7 +301,7 @@ export function resolveConfig(
   const worker = config.worker ?? {};
   const leaseMs = positiveInteger(worker.leaseMs, 30_000, 'worker.leaseMs');
   const resolved: ResolvedConfig = {
-    db: config.db,
+    db: withDatabaseErrors(config.db),
     users: config.users,
     workos: { apiKey, clientId, apiUrl },
     externalIdPrefix: prefix,

@@ -1,4 +1,5 @@
 import type { SQL } from 'drizzle-orm';
+import { databaseError } from './errors.js';
 
 /**
  * What the library needs of the app's Drizzle database: raw SQL and transactions. Both the
@@ -22,4 +23,29 @@ export function rowsOf<T>(result: unknown): T[] {
 
 export async function query<T>(db: DrizzleTransaction, statement: SQL): Promise<T[]> {
   return rowsOf<T>(await db.execute(statement));
+}
+
+const translated = new WeakSet<object>();
+
+/**
+ * The app's database with every failure translated by `databaseError` (PostgreSQL's message and what to
+ * do, no SQL text or parameter values): what the engine runs on, so no error it raises or stores leaks them.
+ */
+export function withDatabaseErrors(db: DrizzleDatabase): DrizzleDatabase {
+  if (translated.has(db)) return db;
+  const execute = (target: DrizzleTransaction, statement: SQL) =>
+    Promise.resolve(target.execute(statement)).catch((error: unknown) => {
+      throw databaseError(error);
+    });
+  const wrapped: DrizzleDatabase = {
+    execute: (statement) => execute(db, statement),
+    transaction: (work) =>
+      db
+        .transaction((tx) => work({ execute: (statement) => execute(tx, statement) }))
+        .catch((error: unknown) => {
+          throw databaseError(error);
+        }),
+  };
+  translated.add(wrapped);
+  return wrapped;
 }

@@ -6,6 +6,7 @@ export {
   outbox,
   settings,
   syncState,
+  workosMigrateEmailIndex,
   workosMigrateSchema,
   workosUserId,
 } from './schema.js';

@@ -1,8 +1,20 @@
-import { bigint, boolean, integer, jsonb, pgSchema, smallint, text, timestamp } from 'drizzle-orm/pg-core';
+import { type Column, sql } from 'drizzle-orm';
+import {
+  bigint,
+  boolean,
+  index,
+  integer,
+  jsonb,
+  pgSchema,
+  smallint,
+  text,
+  timestamp,
+} from 'drizzle-orm/pg-core';
+import { emailLookupSql } from '../core/email.js';
 
 /**
- * The library's own schema. Export these from your Drizzle schema file so drizzle-kit knows them
- * (it would otherwise offer to drop them on `push`); the DDL itself comes from `installSql()`.
+ * The library's own schema, for typed reads. Keep it out of the schema drizzle-kit reads: it lies outside
+ * drizzle-kit's default `schemaFilter`, so `push` never touches it; the DDL comes from `installSql()`.
  */
 export const workosMigrateSchema = pgSchema('workos_migrate');
 
@@ -80,4 +92,16 @@ export const settings = workosMigrateSchema.table('settings', {
 /** The column the app adds to its users table: `workosUserId: workosUserId()`. */
 export function workosUserId() {
   return text('workos_user_id').unique();
+}
+
+/**
+ * The index `install` creates for `login()`'s lookup by normalised email, declared for drizzle-kit so
+ * `push` keeps it: `pgTable('users', {...}, (t) => [workosMigrateEmailIndex('users', t.email)])`.
+ */
+export function workosMigrateEmailIndex(tableName: string, email: Column) {
+  // The same expression as install's index, from the one definition of it.
+  const [before = '', after = ''] = emailLookupSql('\u0000').split('\u0000');
+  return index(`${tableName}_workos_migrate_email_idx`.slice(0, 63)).on(
+    sql`${sql.raw(before)}${email}${sql.raw(after)}`,
+  );
 }

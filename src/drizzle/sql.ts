@@ -310,14 +310,51 @@ function columnSql(mapping: UsersMapping): string {
   return `ALTER TABLE ${mapping.users.qualified} ADD COLUMN IF NOT EXISTS ${quoteIdent(mapping.columns.workosUserId)} text;`;
 }
 
+/**
+ * The unique constraint on workos_user_id carries drizzle-kit's name for `workosUserId()` (a `.unique()`
+ * column: `<table>_<column>_unique`), so a drizzle-kit migration and `install` make the same object and
+ * `drizzle-kit push` sees nothing to change.
+ */
 function indexName(mapping: UsersMapping): string {
-  return `${mapping.users.name}_workos_user_id_key`.slice(0, 63);
+  return `${mapping.users.name}_${mapping.columns.workosUserId}_unique`.slice(0, 63);
 }
 
-function indexSql(mapping: UsersMapping, concurrently: boolean): string {
-  return `CREATE UNIQUE INDEX ${concurrently ? 'CONCURRENTLY ' : ''}IF NOT EXISTS ${quoteIdent(indexName(mapping))} ON ${mapping.users.qualified} (${quoteIdent(mapping.columns.workosUserId)});`;
+function indexSql(mapping: UsersMapping): string {
+  return `CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS ${quoteIdent(indexName(mapping))} ON ${mapping.users.qualified} (${quoteIdent(mapping.columns.workosUserId)});`;
 }
 
+/** Whether any valid unique index (a drizzle-kit constraint, an older install's) covers exactly workos_user_id. */
+function uniqueOnColumnSql(mapping: UsersMapping): string {
+  return `EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+      JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+      WHERE i.indrelid = ${quoteLiteral(mapping.users.qualified)}::regclass AND i.indisunique AND i.indisvalid
+        AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL
+        AND a.attname = ${quoteLiteral(mapping.columns.workosUserId)})`;
+}
+
+/**
+ * The unique constraint, unless the column already has a unique index (adopted as it is). `usingIndex`:
+ * made from the index `install` just built concurrently; otherwise built here, in the migration's
+ * transaction.
+ */
+function uniqueConstraintSql(mapping: UsersMapping, usingIndex: boolean): string {
+  const name = quoteIdent(indexName(mapping));
+  const definition = usingIndex
+    ? `UNIQUE USING INDEX ${name}`
+    : `UNIQUE (${quoteIdent(mapping.columns.workosUserId)})`;
+  const adopted = usingIndex
+    ? `EXISTS (SELECT 1 FROM pg_catalog.pg_constraint WHERE conname = ${quoteLiteral(indexName(mapping))} AND conrelid = ${quoteLiteral(mapping.users.qualified)}::regclass)`
+    : uniqueOnColumnSql(mapping);
+  return `DO $fn$
+BEGIN
+  IF NOT ${adopted} THEN
+    ALTER TABLE ${mapping.users.qualified} ADD CONSTRAINT ${name} ${definition};
+  END IF;
+END
+$fn$;`;
+}
+
+/** The same name `workosMigrateEmailIndex(table, email)` declares for drizzle-kit. */
 function emailIndexName(mapping: UsersMapping): string {
   return `${mapping.users.name}_workos_migrate_email_idx`.slice(0, 63);
 }
@@ -337,7 +374,7 @@ export function installSql(mapping: UsersMapping): string {
     `SELECT pg_advisory_xact_lock(hashtext('${LOCK_KEY}'))`,
     ...splitStatements(oneMappingSql(mapping)),
     ...splitStatements(columnSql(mapping)),
-    ...splitStatements(indexSql(mapping, false)),
+    ...splitStatements(uniqueConstraintSql(mapping, false)),
     ...splitStatements(emailIndexSql(mapping, false)),
     ...splitStatements(tablesSql()),
     ...splitStatements(captureSql(mapping)),
@@ -434,7 +471,14 @@ export async function install(db: DrizzleDatabase, mapping: UsersMapping): Promi
         // Before any index or trigger names a mapped column: a casing mismatch is said as such.
         await checkColumns(tx, mapping);
       });
-      await buildIndexConcurrently(db, mapping, indexName(mapping), indexSql(mapping, true));
+      const [unique] = await query<{ present: boolean }>(
+        db,
+        sql.raw(`SELECT ${uniqueOnColumnSql(mapping)} AS present`),
+      );
+      if (!unique?.present) {
+        await buildIndexConcurrently(db, mapping, indexName(mapping), indexSql(mapping));
+        await locked((tx) => run(tx, uniqueConstraintSql(mapping, true)));
+      }
       await buildIndexConcurrently(db, mapping, emailIndexName(mapping), emailIndexSql(mapping, true));
       await locked(async (tx) => {
         await run(tx, oneMappingSql(mapping));
@@ -455,8 +499,8 @@ export async function install(db: DrizzleDatabase, mapping: UsersMapping): Promi
 }
 
 function sqlState(error: unknown): string | undefined {
-  const shaped = error as { code?: string; cause?: { code?: string } };
-  return shaped.cause?.code ?? shaped.code;
+  const shaped = error as { code?: string; sqlState?: string; cause?: { code?: string } };
+  return shaped.sqlState ?? shaped.cause?.code ?? shaped.code;
 }
 
 /** The mapped column names must exist: catches a Drizzle `casing` mismatch at install time. */

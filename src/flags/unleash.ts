@@ -1,6 +1,6 @@
 import { type EventEmitter, once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { InMemStorageProvider, Unleash } from 'unleash-client';
+import type { Unleash } from 'unleash-client';
 import type { ResolvedFlags } from '../core/config.js';
 import { WorkosMigrateError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -29,8 +29,10 @@ export class UnleashSource {
     private readonly logger: Logger,
   ) {}
 
-  private connect(): Unleash {
-    const client = new Unleash({
+  private async connect(): Promise<Unleash> {
+    // Loaded here, when Unleash is configured and started: an app on stored settings never loads it.
+    const { InMemStorageProvider, Unleash: UnleashClient } = await import('unleash-client');
+    const client = new UnleashClient({
       url: this.settings.url,
       appName: this.settings.appName,
       customHeaders: { Authorization: this.settings.apiToken },
@@ -55,7 +57,7 @@ export class UnleashSource {
 
   /** Waits for the first synchronisation, at most `readyTimeoutMs`; flags report not ready until then. */
   async start(): Promise<void> {
-    this.client ??= this.connect();
+    this.client ??= await this.connect();
     if (this.synchronized) return;
     const abort = new AbortController();
     await Promise.race([

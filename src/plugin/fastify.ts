@@ -15,9 +15,13 @@ export interface WorkosMigrateFastifyOptions extends Omit<WorkosMigrateConfig, '
   admin?: { prefix?: string; token?: string | undefined };
 }
 
-/** Opt a route into the freeze guard with `config: { workosMigrate: { freeze: true } }`. */
+/**
+ * Opt a route into the freeze guard with `config: { workosMigrate: { freeze: true } }`. `freeze` is
+ * required: Fastify infers a route's config type from the literal, so an optional key would let a typo
+ * (`{ frezee: true }`) compile and guard nothing. Unknown keys also fail the route's registration.
+ */
 export interface WorkosMigrateRouteConfig {
-  workosMigrate?: { freeze?: boolean };
+  workosMigrate?: { freeze: boolean };
 }
 
 declare module 'fastify' {
@@ -27,10 +31,13 @@ declare module 'fastify' {
   interface FastifyRequest {
     workosMigrate: WorkosMigrateRequest;
   }
-  interface FastifyContextConfig {
-    workosMigrate?: { freeze?: boolean };
-  }
+  interface FastifyContextConfig extends WorkosMigrateRouteConfig {}
 }
+
+/** What Fastify's `register` itself takes (not ours), the admin options, and a route's options. */
+const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers'];
+const ADMIN_OPTIONS = ['prefix', 'token'];
+const ROUTE_OPTIONS = ['freeze'];
 
 /** Constant-time bearer check: the comparison takes as long whatever the first wrong byte is. */
 export function bearerTokenMatches(header: string | undefined, token: string): boolean {
@@ -43,10 +50,18 @@ export function bearerTokenMatches(header: string | undefined, token: string): b
   return timingSafeEqual(padded, expected) && given.length === expected.length;
 }
 
+function rejectUnknown(value: object, known: readonly string[], path: string): void {
+  const unknown = Object.keys(value).find((key) => !known.includes(key));
+  if (unknown !== undefined) {
+    throw new ConfigError(`${path}${unknown}`, `is not an option (known: ${known.join(', ')})`);
+  }
+}
+
 function validateOptions(options: WorkosMigrateFastifyOptions): void {
   const admin = options.admin;
   if (admin !== undefined) {
     if (typeof admin !== 'object' || admin === null) throw new ConfigError('admin', 'must be an object');
+    rejectUnknown(admin, ADMIN_OPTIONS, 'admin.');
     if (admin.token !== undefined && (typeof admin.token !== 'string' || admin.token.length < 16)) {
       throw new ConfigError('admin.token', 'must be a string of at least 16 characters (a random secret)');
     }
@@ -68,7 +83,11 @@ function validateOptions(options: WorkosMigrateFastifyOptions): void {
 
 const plugin: FastifyPluginAsync<WorkosMigrateFastifyOptions> = async (fastify, options) => {
   validateOptions(options);
-  const { admin, worker, ...config } = options;
+  // Fastify's own register options are not ours; everything else the engine checks by name.
+  const { admin, worker, ...rest } = options;
+  const config = Object.fromEntries(
+    Object.entries(rest).filter(([key]) => !REGISTER_OPTIONS.includes(key)),
+  ) as typeof rest;
   const engineConfig: WorkosMigrateConfig = {
     ...config,
     worker: worker === false ? {} : worker,
@@ -89,15 +108,32 @@ const plugin: FastifyPluginAsync<WorkosMigrateFastifyOptions> = async (fastify, 
     },
   });
 
-  // Callback style, not async: on every route of the app this hook only reads the route's config,
-  // and an async hook would add a promise per request.
+  // The guard is attached only to routes that opt in (as @fastify/rate-limit does), so every other
+  // route carries no hook at all. Callback style: an async hook would add a promise per request.
   const retryAfter = String(migrate.flags.retryAfterSeconds);
-  fastify.addHook('preHandler', (request: FastifyRequest, reply: FastifyReply, done: () => void) => {
-    if (request.routeOptions.config?.workosMigrate?.freeze !== true) return done();
+  const freezeGuard = (_request: FastifyRequest, reply: FastifyReply, done: () => void) => {
     const frozen = frozenAnswer(migrate);
     if (!frozen) return done();
     // Answering from a callback hook: send, and do not call done().
     reply.code(503).header('Retry-After', retryAfter).send(frozen);
+  };
+  fastify.addHook('onRoute', (route) => {
+    const routeConfig: unknown = route.config?.workosMigrate;
+    if (routeConfig === undefined) return;
+    const where = `route ${String(route.method)} ${route.url}: config.workosMigrate.`;
+    if (!routeConfig || typeof routeConfig !== 'object') {
+      throw new ConfigError(`${where.slice(0, -1)}`, 'must be { freeze: true } or { freeze: false }');
+    }
+    rejectUnknown(routeConfig, ROUTE_OPTIONS, where);
+    const freeze = (routeConfig as { freeze?: unknown }).freeze;
+    if (typeof freeze !== 'boolean') throw new ConfigError(`${where}freeze`, 'must be true or false');
+    if (!freeze) return;
+    const existing = route.preHandler;
+    // First, so a frozen signup is answered before the app's own pre-handlers run.
+    route.preHandler = [
+      freezeGuard,
+      ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing]),
+    ];
   });
 
   if (worker !== false) fastify.addHook('onReady', async () => migrate.worker.start());

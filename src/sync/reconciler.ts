@@ -6,6 +6,7 @@ import { type DrizzleTransaction, query } from '../core/db.js';
 import { emailLookupSql, normaliseEmail } from '../core/email.js';
 import type { ReasonCode } from '../core/errors.js';
 import { quoteIdent } from '../core/mapping.js';
+import { checkLocalUser } from '../core/validate.js';
 import { toWorkOS } from '../hashes/index.js';
 import { classifyWorkosError, WorkosCallError } from '../workos/client.js';
 import { idEquals, type LocalUser, loadLocalUser, localIdOf, localUserSelect } from './local-user.js';
@@ -17,9 +18,6 @@ import {
   recordCreateIntent,
   verifyRowSql,
 } from './outbox.js';
-
-const EXTERNAL_ID_MAX = 64;
-const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /**
  * `no_local_password`: no local password, and WorkOS holds none we sent (social-login users).
@@ -245,22 +243,9 @@ export class Reconciler {
   }
 
   private validate(local: LocalUser): string {
-    const email = local.email?.trim() ?? '';
-    if (!email)
-      throw new Dead('missing_email', `local user ${local.id} has no email; add one, then run retry`);
-    if (!EMAIL_PATTERN.test(email)) {
-      throw new Dead(
-        'invalid_email',
-        `local user ${local.id} has an email WorkOS will not accept; fix it, then run retry`,
-      );
-    }
-    if (this.externalIdFor(local.id).length > EXTERNAL_ID_MAX) {
-      throw new Dead(
-        'external_id_too_long',
-        `external_id for local user ${local.id} is longer than ${EXTERNAL_ID_MAX} characters; shorten externalIdPrefix`,
-      );
-    }
-    return email;
+    const checked = checkLocalUser(local, this.externalIdPrefix);
+    if (!checked.ok) throw new Dead(checked.reason, checked.message);
+    return checked.email;
   }
 
   private convert(local: LocalUser): Conversion {

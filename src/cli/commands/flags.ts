@@ -5,11 +5,15 @@ import { createWorkosMigrate } from '../../sync/index.js';
 import { type CliCommand, type CliIo, EXIT_OK, jsonLine, UsageError } from '../conventions.js';
 import { addEngineCommand, type EngineFlags, requireSchema, withSetup } from '../engine.js';
 
-interface FlagFlags extends EngineFlags {
-  source?: string;
+/** How to reach a running app's admin routes instead of the database (`--app-url`). */
+export interface AppUrlFlags extends EngineFlags {
   appUrl?: string;
   adminPrefix?: string;
   token?: string;
+}
+
+interface FlagFlags extends AppUrlFlags {
+  source?: string;
 }
 
 function parseSource(value: string | undefined): { source?: FlagSource } {
@@ -18,8 +22,11 @@ function parseSource(value: string | undefined): { source?: FlagSource } {
   throw new UsageError(`--source must be env, unleash or stored (got ${value})`);
 }
 
-/** POSTs to a running app's admin route; its error body becomes a one-line CLI error. */
-async function adminRequest(flags: FlagFlags, path: string, body: unknown): Promise<unknown> {
+/**
+ * Calls a running app's admin route (POST with `body`, GET without); its error body becomes a one-line
+ * CLI error.
+ */
+export async function adminRequest(flags: AppUrlFlags, path: string, body?: unknown): Promise<unknown> {
   const token = flags.token ?? process.env.WORKOS_MIGRATE_ADMIN_TOKEN;
   if (!token) throw new UsageError('--token (or WORKOS_MIGRATE_ADMIN_TOKEN) is required with --app-url');
   let base: URL;
@@ -34,12 +41,17 @@ async function adminRequest(flags: FlagFlags, path: string, body: unknown): Prom
   const url = `${base.origin}${prefix}${path}`;
   let response: Response;
   try {
-    response = await fetch(url, {
-      method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(15_000),
-    });
+    response = await fetch(
+      url,
+      body === undefined
+        ? { headers: { Authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(15_000) }
+        : {
+            method: 'POST',
+            headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+            body: JSON.stringify(body),
+            signal: AbortSignal.timeout(15_000),
+          },
+    );
   } catch (error) {
     throw new Error(`could not reach ${url} (${(error as Error).message}); is the app running?`);
   }
@@ -55,12 +67,22 @@ async function adminRequest(flags: FlagFlags, path: string, body: unknown): Prom
   return answer;
 }
 
-function addFlagCommand(program: Parameters<CliCommand['register']>[0], name: string, description: string) {
-  return addEngineCommand(program, name, description)
-    .option('--source <source>', 'refuse unless this is the source in effect (env, unleash, stored)')
-    .option('--app-url <url>', "change it through a running app's admin routes, e.g. http://127.0.0.1:3000")
+/** `--app-url`, `--admin-prefix`, `--token` on a command. */
+export function addAppUrlOptions<T extends ReturnType<typeof addEngineCommand>>(command: T, what: string): T {
+  return command
+    .option('--app-url <url>', `${what} through a running app's admin routes, e.g. http://127.0.0.1:3000`)
     .option('--admin-prefix <path>', 'where the app mounts its admin routes (default /workos-migrate)')
-    .option('--token <token>', 'bearer token of the admin routes (default: WORKOS_MIGRATE_ADMIN_TOKEN)');
+    .option('--token <token>', 'bearer token of the admin routes (default: WORKOS_MIGRATE_ADMIN_TOKEN)') as T;
+}
+
+function addFlagCommand(program: Parameters<CliCommand['register']>[0], name: string, description: string) {
+  return addAppUrlOptions(
+    addEngineCommand(program, name, description).option(
+      '--source <source>',
+      'refuse unless this is the source in effect (env, unleash, stored)',
+    ),
+    'change it',
+  );
 }
 
 /** Runs a setter locally (opening the database) or through --app-url. */

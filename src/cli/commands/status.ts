@@ -2,7 +2,13 @@ import { createWorkosMigrate, type MigrationStatusWithFlags } from '../../sync/i
 import { type CliCommand, EXIT_OK, jsonLine } from '../conventions.js';
 import { addEngineCommand, type EngineFlags, requireSchema, withSetup } from '../engine.js';
 import { byReason, count, duration, percent, sum, table } from '../format.js';
-import { describeFreeze, describeRollout } from './flags.js';
+import {
+  type AppUrlFlags,
+  addAppUrlOptions,
+  adminRequest,
+  describeFreeze,
+  describeRollout,
+} from './flags.js';
 
 export function formatStatus(status: MigrationStatusWithFlags): string {
   const dead = sum(status.dead);
@@ -42,21 +48,30 @@ export function formatStatus(status: MigrationStatusWithFlags): string {
 
 export const statusCommand: CliCommand = {
   register(program, ctx) {
-    addEngineCommand(
-      program,
-      'status',
-      'users, synced, pending live/backfill, dead letters by reason, password states, lag, leader',
+    addAppUrlOptions(
+      addEngineCommand(
+        program,
+        'status',
+        'users, synced, pending live/backfill, dead letters by reason, password states, lag, leader',
+      ),
+      'read it',
     ).action(
-      ctx.action(async (flags: EngineFlags) =>
-        withSetup(flags, async (setup) => {
+      ctx.action(async (flags: AppUrlFlags) => {
+        if (flags.appUrl) {
+          // A running app answers its own status (what an embedded database, held by the app, needs).
+          const status = (await adminRequest(flags, '/status')) as MigrationStatusWithFlags;
+          ctx.io.stdout(flags.json ? jsonLine(status) : formatStatus(status));
+          return EXIT_OK;
+        }
+        return withSetup(flags, async (setup) => {
           const { config } = await setup.engineConfig();
           await requireSchema(config.db);
           const migrate = createWorkosMigrate(config);
           const status = await migrate.status().finally(() => migrate.close());
           ctx.io.stdout(flags.json ? jsonLine(status) : formatStatus(status));
           return EXIT_OK;
-        }),
-      ),
+        });
+      }),
     );
   },
 };
