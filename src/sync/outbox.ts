@@ -138,13 +138,14 @@ export async function requeueForVerification(
  * The CTEs `removed` and `released` that finish a row: deleted only if neither its version nor its
  * lease changed, so a change that arrived during the call keeps it pending (released for another
  * pass). The password bit stays (sending the hash twice is harmless; missing a change is not) unless
- * this version's password already went out. `released` waits for `removed`: at most one touches it.
+ * this version's password already went out, and so does `verifying` (a re-check asked for during the
+ * call, by requeueForVerification, must not be lost). `released` waits for `removed`: at most one touches it.
  */
 export function finishRowSql(row: ClaimedRow, passwordSent: boolean): SQL {
   return sql`removed AS (DELETE FROM workos_migrate.outbox WHERE user_id = ${row.userId} AND version = ${row.version}
           AND lease_token = ${row.leaseToken} RETURNING 1),
         released AS (UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
-          next_attempt_at = now(), verifying = false,
+          next_attempt_at = now(),
           password_changed = password_changed AND NOT (${passwordSent} AND version = ${row.version})
         WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} AND NOT EXISTS (SELECT 1 FROM removed)
         RETURNING 1)`;
