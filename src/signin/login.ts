@@ -5,6 +5,7 @@ import { query } from '../core/db.js';
 import { normaliseEmail } from '../core/email.js';
 import type { Flags } from '../flags/flags.js';
 import { findLocalUserByEmail, loadLocalUser, localUserSelect } from '../sync/local-user.js';
+import { requeueForVerification } from '../sync/outbox.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { decideCutover, type LegacyReason } from './cutover.js';
 import { recordFormatOutcome, type ShadowChecker } from './shadow.js';
@@ -291,15 +292,9 @@ export async function login(
       { userId: localUserId, linkedWorkosUserId: workosUserId, signedInWorkosUserId },
       'workos-migrate: WorkOS signed in a user other than the linked one; refused, and the user is queued for a re-check',
     );
-    // Re-read the linked WorkOS user rather than trust the last-synced values. One transaction: a
-    // worker that claimed the new row before `verifying` was set synced it from sync_state alone and
-    // finished it without the re-check (seen as a flaky "same person only" test).
-    await db.transaction(async (tx) => {
-      await tx.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, false, false, NULL)`);
-      await tx.execute(
-        sql`UPDATE workos_migrate.outbox SET verifying = true WHERE user_id = ${localUserId} AND lease_token IS NULL`,
-      );
-    });
+    // Re-read the linked WorkOS user rather than trust the last-synced values: one statement, so a
+    // worker cannot claim the row between queueing it and marking it for verification.
+    await requeueForVerification(db, localUserId, false);
     return refused('workos', 'identity-mismatch', localUserId);
   };
 
