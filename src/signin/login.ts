@@ -335,7 +335,8 @@ export async function login(
       { userId: localUserId, hashFormat: format },
       'workos-migrate: WorkOS refused a password the legacy check accepted (an import read differently); the password was set in WorkOS',
     );
-    if (!(await keepMovedPassword(sql`password_verified_at = now()`, 'synced')))
+    // WorkOS now holds a password set from plaintext, not the import: no longer evidence for the format.
+    if (!(await keepMovedPassword(sql`password_verified_at = now(), hash_format = NULL`, 'synced')))
       return refused('legacy', 'pending-sync', localUserId);
     return signInAtWorkos(true);
   };

@@ -157,17 +157,22 @@ export class ShadowChecker {
       return;
     }
     const format = state.hash_format;
-    const outcome = await this.tryAtWorkos(task, state.workos_user_id, state.workos_updated_at);
+    let outcome = await this.tryAtWorkos(task, state.workos_user_id, state.workos_updated_at);
+    // Evidence only about the import it was checked on: a write or a healing sign-in meanwhile (which
+    // sets the password from plaintext) makes the answer say nothing about the format.
+    const still = await query<{ user_id: string }>(
+      db,
+      outcome === 'match'
+        ? sql`UPDATE workos_migrate.sync_state SET password_verified_at = now()
+              WHERE user_id = ${task.localUserId} AND hash_format = ${format}
+                AND workos_updated_at = ${state.workos_updated_at} RETURNING user_id`
+        : sql`SELECT user_id FROM workos_migrate.sync_state
+              WHERE user_id = ${task.localUserId} AND hash_format = ${format}
+                AND workos_updated_at = ${state.workos_updated_at}`,
+    );
+    if (still.length === 0) outcome = 'other';
     this.counters.checked += 1;
     await recordFormatOutcome(db, format, outcome);
-    if (outcome === 'match') {
-      // Verified only against the import it was checked on: a newer write since then does not count.
-      await db.execute(
-        sql`UPDATE workos_migrate.sync_state SET password_verified_at = now()
-            WHERE user_id = ${task.localUserId} AND hash_format = ${format}
-              AND workos_updated_at = ${state.workos_updated_at}`,
-      );
-    }
   }
 
   private async tryAtWorkos(
