@@ -869,11 +869,13 @@ describe('self-healing at WorkOS sign-in (an import WorkOS reads differently)', 
     expect(legacyCalls).toEqual([user.email]);
     expect(await formatCounts('bcrypt')).toEqual({ matched: 0, mismatched: 1, healed: 1 });
     const [after] = await app.exec(
-      'SELECT workos_signed_in_at, password_verified_at FROM workos_migrate.sync_state WHERE user_id = $1',
+      'SELECT workos_signed_in_at, password_verified_at, hash_format FROM workos_migrate.sync_state WHERE user_id = $1',
       [user.id],
     );
     expect(after?.workos_signed_in_at).not.toBeNull();
     expect(after?.password_verified_at).not.toBeNull();
+    // WorkOS holds a password set from plaintext now, not the import: no longer evidence for bcrypt.
+    expect(after?.hash_format).toBeNull();
 
     // WorkOS now holds the password itself: the next sign-in needs no legacy check and heals nothing.
     const next = await signIn(user.email, user.pass);
@@ -926,6 +928,25 @@ describe('self-healing at WorkOS sign-in (an import WorkOS reads differently)', 
       reason: 'invalid-credentials',
     });
     expect(legacyCalls).toEqual([]);
+  });
+
+  it('healing is behind the legacy attempt limit (10 per 60 s per email): past it, rate-limited and not healed', async () => {
+    const user = await syncedUser('misread-brute');
+    t.emulator.control.configure({ misreadHashTypes: ['bcrypt'] });
+    for (let i = 0; i < 10; i++) {
+      expect(await signIn(user.email, password())).toMatchObject({
+        ok: false,
+        reason: 'invalid-credentials',
+      });
+    }
+    expect(legacyCalls).toHaveLength(10);
+    expect(await signIn(user.email, user.pass)).toMatchObject({
+      side: 'workos',
+      ok: false,
+      reason: 'rate-limited',
+    });
+    expect(legacyCalls).toHaveLength(10);
+    expect(await formatCounts('bcrypt')).toBeNull();
   });
 
   it('a 429 from WorkOS never reaches the legacy check', async () => {
