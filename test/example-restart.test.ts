@@ -1,12 +1,13 @@
 // `npm start` twice in the same directory (the example app on embedded PGlite and the in-process
 // emulator): the second start must tell the truth. Its database remembers every user as synced, so the
 // emulator must still hold them (its data file beside the database), and a login through WorkOS works.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
+import { type Collected, spawnCollecting } from './helpers/process.js';
 import { waitFor } from './helpers/wait.js';
 
 const MAIN = fileURLToPath(new URL('../examples/app/dist/main.js', import.meta.url));
@@ -18,7 +19,7 @@ afterAll(() => {
   rmSync(cwd, { recursive: true, force: true });
 });
 
-async function start(): Promise<{ child: ChildProcess; output: () => string }> {
+async function start(): Promise<Collected> {
   const {
     WORKOS_API_KEY: _k,
     WORKOS_CLIENT_ID: _c,
@@ -26,7 +27,7 @@ async function start(): Promise<{ child: ChildProcess; output: () => string }> {
     DATABASE_URL: _d,
     ...env
   } = process.env;
-  const child = spawn(process.execPath, [MAIN], {
+  const started = spawnCollecting(process.execPath, [MAIN], {
     cwd,
     env: {
       ...env,
@@ -34,18 +35,10 @@ async function start(): Promise<{ child: ChildProcess; output: () => string }> {
       SEED_USERS: '20',
       WORKOS_MIGRATE_ADMIN_TOKEN: 'restart-admin-token-0123456789',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  children.push(child);
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  child.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  await waitFor(() => output.includes('Backfill done'), 120_000, 'the backfill to finish');
-  return { child, output: () => output };
+  children.push(started.child);
+  await waitFor(() => started.output().includes('Backfill done'), 120_000, 'the backfill to finish');
+  return started;
 }
 
 async function stop(child: ChildProcess): Promise<void> {
