@@ -429,8 +429,17 @@ describe('identity guards', () => {
     await drained(30_000);
     expect(await deadRows()).toEqual([]);
     expect(t.emulator.control.userCount()).toBe(2);
-    expect(t.emulator.control.getUser(`app_${a}`)?.user).toMatchObject({ id: remoteA, email: second });
-    expect(t.emulator.control.getUser(`app_${b}`)?.user).toMatchObject({ id: remoteB, email: first });
+    // Verified again after the placeholder step (WorkOS unverifies on every email change).
+    expect(t.emulator.control.getUser(`app_${a}`)?.user).toMatchObject({
+      id: remoteA,
+      email: second,
+      email_verified: true,
+    });
+    expect(t.emulator.control.getUser(`app_${b}`)?.user).toMatchObject({
+      id: remoteB,
+      email: first,
+      email_verified: true,
+    });
     expect((await migrate.status()).dead).toEqual({});
     // What the engine believes WorkOS holds is what it holds (no placeholder left behind).
     const states = await app.exec(
@@ -542,6 +551,31 @@ describe('identity: a reused id, a lost link, a delete that is not ours', () => 
     await app.exec(`DELETE FROM workos_migrate.settings WHERE key = 'last_truncate_at'`);
   });
 
+  it('a reload over deleteThreshold is held like the deletes it implies, then released by confirmDeletes', async () => {
+    const migrate = await startEngine({ deleteThreshold: 2 });
+    const ids = await insertMany('reload-held', 3);
+    await drained();
+    await migrate.worker.stop();
+    await app.exec('DELETE FROM users');
+    for (const id of ids)
+      await app.exec('INSERT INTO users (id, email) VALUES ($1, $2)', [id, email('reload-held-new')]);
+    await migrate.worker.start();
+    await waitFor(
+      async () => (await migrate.status()).deletesAwaitingConfirmation === 3,
+      10_000,
+      'replacements held',
+    );
+    await sleep(300);
+    expect(t.emulator.control.listUsers().map((view) => view.user.email)).not.toContain(
+      expect.stringContaining('reload-held-new'),
+    );
+    expect(await migrate.confirmDeletes()).toBe(3);
+    await drained();
+    const remaining = t.emulator.control.listUsers().map((view) => view.user.email);
+    expect(remaining).toHaveLength(3);
+    for (const address of remaining) expect(address).toContain('reload-held-new');
+  });
+
   it('a row that lost its workos_user_id: the same email relinks, another email is identity_unclear', async () => {
     const migrate = await startEngine();
     const address = email('unlinked');
@@ -572,6 +606,89 @@ describe('identity: a reused id, a lost link, a delete that is not ours', () => 
     await app.exec('DELETE FROM users WHERE id = $1', [id]);
     expect(await migrate.syncNow(id)).toMatchObject({ status: 'dead', reason: 'not_ours' });
     expect(t.emulator.control.getUser(seeded?.user.id as string)).toBeDefined();
+  });
+});
+
+describe('email changes and written-means-confirmed', () => {
+  it('an email change of a verified user keeps it verified in WorkOS (WorkOS unverifies on change)', async () => {
+    const migrate = await startEngine();
+    const id = await insertUser({ email: email('verified-move'), email_verified: true });
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    const moved = email('verified-moved');
+    await app.exec('UPDATE users SET email = $2 WHERE id = $1', [id, moved]);
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    expect(t.emulator.control.getUser(`app_${id}`)?.user).toMatchObject({
+      email: moved,
+      email_verified: true,
+    });
+    const [state] = await app.exec(
+      'SELECT email_verified FROM workos_migrate.sync_state WHERE user_id = $1',
+      [id],
+    );
+    expect(state?.email_verified).toBe(true);
+  });
+
+  it('a chain of email moves (no cycle) needs no placeholder; everyone ends verified', async () => {
+    const migrate = await startEngine();
+    const [first, second, fresh] = [email('chain-a'), email('chain-b'), email('chain-new')];
+    const a = await insertUser({ email: first, email_verified: true });
+    const b = await insertUser({ email: second, email_verified: true });
+    for (const id of [a, b]) expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    const placeholders: string[] = [];
+    onResponse = (response) => {
+      const sent = (response.body as { email?: unknown } | undefined)?.email;
+      if (typeof sent === 'string' && sent.endsWith('.invalid')) placeholders.push(sent);
+    };
+    // A takes B's email while B moves to a new one: A waits for B, nobody steps aside.
+    await app.db.transaction(async (tx) => {
+      await tx.execute(sql`UPDATE users SET email = ${fresh} WHERE id = ${Number(b)}`);
+      await tx.execute(sql`UPDATE users SET email = ${second} WHERE id = ${Number(a)}`);
+    });
+    await drained(30_000);
+    expect(await deadRows()).toEqual([]);
+    expect(placeholders).toEqual([]);
+    expect(t.emulator.control.getUser(`app_${a}`)?.user).toMatchObject({
+      email: second,
+      email_verified: true,
+    });
+    expect(t.emulator.control.getUser(`app_${b}`)?.user).toMatchObject({
+      email: fresh,
+      email_verified: true,
+    });
+  });
+
+  it('a create WorkOS answers without a field sent: the field is sent again, and what WorkOS answered is recorded', async () => {
+    const migrate = await startEngine();
+    t.emulator.control.script({ kind: 'ignore_field', field: 'first_name', method: 'POST', count: 1 });
+    const id = await insertUser({ email: email('ignored-create'), first_name: 'Cora', email_verified: true });
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    expect(t.emulator.control.getUser(`app_${id}`)?.user.first_name).toBe('Cora');
+    const [state] = await app.exec('SELECT first_name FROM workos_migrate.sync_state WHERE user_id = $1', [
+      id,
+    ]);
+    expect(state?.first_name).toBe('Cora');
+  });
+
+  it('an update WorkOS answers without the field sent: retried once, then dead workos_ignored_change naming it', async () => {
+    const migrate = await startEngine();
+    const id = await insertUser({ email: email('ignored'), first_name: 'Ivy', email_verified: true });
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+
+    // Once: the retry takes it.
+    t.emulator.control.script({ kind: 'ignore_field', field: 'first_name', method: 'PUT', count: 1 });
+    await app.exec(`UPDATE users SET first_name = 'Ida' WHERE id = $1`, [id]);
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    expect(t.emulator.control.getUser(`app_${id}`)?.user.first_name).toBe('Ida');
+
+    // Every time: dead, with the field named, and nothing recorded as synced.
+    t.emulator.control.script({ kind: 'ignore_field', field: 'email', method: 'PUT', count: 2 });
+    const wanted = email('ignored-new');
+    await app.exec('UPDATE users SET email = $2 WHERE id = $1', [id, wanted]);
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'dead', reason: 'workos_ignored_change' });
+    const [row] = await deadRows();
+    expect(String(row?.last_error)).toContain('email');
+    const [state] = await app.exec('SELECT email FROM workos_migrate.sync_state WHERE user_id = $1', [id]);
+    expect(state?.email).not.toBe(wanted);
   });
 });
 

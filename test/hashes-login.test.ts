@@ -22,6 +22,8 @@ interface LoginCase {
   type: WorkosType;
   password: string;
   build: () => Stored | Promise<Stored>;
+  /** Set when these parameters are outside WorkOS's documented ranges: the code toWorkOS must give. */
+  outside?: string;
   options?: HashOptions;
 }
 
@@ -61,8 +63,31 @@ async function thrown(promise: Promise<unknown>): Promise<unknown> {
   return undefined;
 }
 
-/** Converts, imports, and logs in with the right and a wrong password. */
+const WIDE_RANGES = fw.WIDE_HASH_RANGES;
+
+/**
+ * Converts, imports, and logs in with the right and a wrong password. A case outside WorkOS's ranges
+ * must be refused with its code; then its mapping is still proven with the ranges widened on both sides.
+ */
 async function expectLogin(c: Omit<LoginCase, 'build'> & { stored: Stored }): Promise<void> {
+  if (c.outside) {
+    expect(toWorkOS(c.stored, c.options), `${c.name}: outside WorkOS's ranges`).toMatchObject({
+      ok: false,
+      format: c.format,
+      code: c.outside,
+    });
+    t.emulator.control.configure({ passwordHashRanges: WIDE_RANGES });
+    try {
+      await expectLogin({
+        ...c,
+        outside: undefined,
+        options: { ...c.options, workosRanges: WIDE_RANGES },
+      });
+    } finally {
+      t.emulator.control.configure({ passwordHashRanges: {} });
+    }
+    return;
+  }
   const result = toWorkOS(c.stored, c.options);
   expect(result, `${c.name}: toWorkOS should convert`).toMatchObject({
     ok: true,
@@ -115,6 +140,8 @@ async function expectLogin(c: Omit<LoginCase, 'build'> & { stored: Stored }): Pr
 // Hashes built here, the way each framework builds them, with a random salt
 
 const firebaseProject = fw.randomFirebaseProject();
+const BELOW = 'pbkdf2_iterations_below_workos_minimum';
+const DIGEST = 'pbkdf2_digest_not_supported';
 
 const built: LoginCase[] = [
   // bcrypt family
@@ -163,7 +190,8 @@ const built: LoginCase[] = [
       format: 'argon2',
       type: 'argon2',
       password: PASSWORD,
-      build: () => fw.argon2Phc(PASSWORD, { variant }),
+      // argon2i needs at least 3 passes in WorkOS's range.
+      build: () => fw.argon2Phc(PASSWORD, { variant, t: variant === 'argon2i' ? 3 : 1 }),
     }),
   ),
   {
@@ -224,6 +252,7 @@ const built: LoginCase[] = [
       type: 'pbkdf2',
       password: PASSWORD,
       build: () => fw.pbkdf2Phc(PASSWORD, { digest }),
+      outside: digest === 'sha1' ? DIGEST : BELOW,
     },
     {
       name: `passlib pbkdf2_${digest}`,
@@ -231,6 +260,7 @@ const built: LoginCase[] = [
       type: 'pbkdf2',
       password: PASSWORD,
       build: () => fw.passlibPbkdf2(PASSWORD, { digest }),
+      outside: digest === 'sha1' ? DIGEST : BELOW,
     },
   ]),
   {
@@ -239,6 +269,7 @@ const built: LoginCase[] = [
     type: 'pbkdf2',
     password: PASSWORD,
     build: () => fw.djangoPbkdf2(PASSWORD, { digest: 'sha256' }),
+    outside: BELOW,
   },
   {
     name: 'Django PBKDF2SHA1PasswordHasher (pbkdf2_sha1)',
@@ -246,6 +277,7 @@ const built: LoginCase[] = [
     type: 'pbkdf2',
     password: PASSWORD,
     build: () => fw.djangoPbkdf2(PASSWORD, { digest: 'sha1' }),
+    outside: DIGEST,
   },
   ...(['sha256', 'sha512', 'sha1'] as const).map(
     (digest): LoginCase => ({
@@ -254,6 +286,7 @@ const built: LoginCase[] = [
       type: 'pbkdf2',
       password: PASSWORD,
       build: () => fw.werkzeugPbkdf2(PASSWORD, { digest }),
+      outside: digest === 'sha1' ? DIGEST : BELOW,
     }),
   ),
   {
@@ -262,6 +295,7 @@ const built: LoginCase[] = [
     type: 'pbkdf2',
     password: PASSWORD,
     build: () => fw.atlassianPbkdf2(PASSWORD),
+    outside: DIGEST,
   },
   {
     name: 'ASP.NET Identity v2',
@@ -269,6 +303,7 @@ const built: LoginCase[] = [
     type: 'pbkdf2',
     password: PASSWORD,
     build: () => fw.aspnetIdentityV2(PASSWORD),
+    outside: DIGEST,
   },
   ...(['sha256', 'sha512', 'sha1'] as const).map(
     (prf): LoginCase => ({
@@ -277,6 +312,7 @@ const built: LoginCase[] = [
       type: 'pbkdf2',
       password: PASSWORD,
       build: () => fw.aspnetIdentityV3(PASSWORD, { prf }),
+      outside: prf === 'sha1' ? DIGEST : BELOW,
     }),
   ),
   // ssha
@@ -314,6 +350,167 @@ describe('hashes built the way each framework builds them', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------
+// Each framework format at a default inside WorkOS's documented ranges and one outside (docs/hashes.md,
+// "WorkOS range"). Formats WorkOS documents no range for (bcrypt, scrypt, ssha, firebase-scrypt) have no
+// outside; SHA-1 formats (Django pbkdf2_sha1, Atlassian, ASP.NET Identity v2) have no inside: those are
+// covered above with the ranges widened.
+
+const ABOVE = 'pbkdf2_iterations_above_workos_maximum';
+
+const frameworkDefaults: LoginCase[] = [
+  {
+    name: 'Django 4.2 PBKDF2PasswordHasher (600,000)',
+    format: 'django-pbkdf2-sha256',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.djangoPbkdf2(PASSWORD, { iterations: 600_000 }),
+  },
+  {
+    name: 'Django 5.2 PBKDF2PasswordHasher (1,000,000)',
+    format: 'django-pbkdf2-sha256',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.djangoPbkdf2(PASSWORD, { iterations: 1_000_000 }),
+  },
+  {
+    name: 'Django 3.2 PBKDF2PasswordHasher (260,000)',
+    format: 'django-pbkdf2-sha256',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.djangoPbkdf2(PASSWORD, { iterations: 260_000 }),
+    outside: BELOW,
+  },
+  {
+    name: 'Django PBKDF2PasswordHasher above 1,000,000 (1,200,000)',
+    format: 'django-pbkdf2-sha256',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.djangoPbkdf2(PASSWORD, { iterations: 1_200_000 }),
+    outside: ABOVE,
+  },
+  {
+    name: 'Werkzeug 2.3+ pbkdf2:sha256:600000',
+    format: 'werkzeug-pbkdf2',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.werkzeugPbkdf2(PASSWORD, { iterations: 600_000 }),
+  },
+  {
+    name: 'Werkzeug 2.2 pbkdf2:sha256:260000',
+    format: 'werkzeug-pbkdf2',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.werkzeugPbkdf2(PASSWORD, { iterations: 260_000 }),
+    outside: BELOW,
+  },
+  {
+    name: 'passlib pbkdf2_sha512 configured at 210,000 rounds',
+    format: 'passlib-pbkdf2',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.passlibPbkdf2(PASSWORD, { digest: 'sha512', rounds: 210_000 }),
+  },
+  {
+    name: 'passlib pbkdf2_sha256 default (29,000 rounds)',
+    format: 'passlib-pbkdf2',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.passlibPbkdf2(PASSWORD, { digest: 'sha256', rounds: 29_000 }),
+    outside: BELOW,
+  },
+  {
+    name: 'PHC pbkdf2-sha256 at 600,000',
+    format: 'pbkdf2',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.pbkdf2Phc(PASSWORD, { digest: 'sha256', iterations: 600_000 }),
+  },
+  {
+    name: 'ASP.NET Core Identity v3 configured HMACSHA512, 210,000',
+    format: 'aspnet-identity-v3',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.aspnetIdentityV3(PASSWORD, { prf: 'sha512', iterations: 210_000 }),
+  },
+  {
+    name: 'ASP.NET Core Identity v3, .NET 7+ default (HMACSHA512, 100,000)',
+    format: 'aspnet-identity-v3',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.aspnetIdentityV3(PASSWORD, { prf: 'sha512', iterations: 100_000 }),
+    outside: BELOW,
+  },
+  {
+    name: 'ASP.NET Core Identity v3, .NET 6 default (HMACSHA256, 10,000)',
+    format: 'aspnet-identity-v3',
+    type: 'pbkdf2',
+    password: PASSWORD,
+    build: () => fw.aspnetIdentityV3(PASSWORD, { prf: 'sha256', iterations: 10_000 }),
+    outside: BELOW,
+  },
+  {
+    name: 'argon2-cffi 21.2+ / node-argon2 default (argon2id m=65536 t=3 p=4)',
+    format: 'argon2',
+    type: 'argon2',
+    password: PASSWORD,
+    build: () => fw.argon2Phc(PASSWORD, { variant: 'argon2id', m: 65_536, t: 3, p: 4 }),
+  },
+  {
+    name: 'argon2-cffi before 18.2 default (argon2i m=512 t=2 p=2)',
+    format: 'argon2',
+    type: 'argon2',
+    password: PASSWORD,
+    build: () => fw.argon2Phc(PASSWORD, { variant: 'argon2i', m: 512, t: 2, p: 2 }),
+    outside: 'argon2_memory_out_of_range',
+  },
+  {
+    name: 'argon2id with 16 lanes',
+    format: 'argon2',
+    type: 'argon2',
+    password: PASSWORD,
+    build: () => fw.argon2Phc(PASSWORD, { variant: 'argon2id', m: 65_536, t: 1, p: 16 }),
+    outside: 'argon2_parallelism_out_of_range',
+  },
+  {
+    name: 'Django 4.0+ Argon2PasswordHasher default (argon2id m=102400 t=2 p=8)',
+    format: 'django-argon2',
+    type: 'argon2',
+    password: PASSWORD,
+    build: () => fw.djangoArgon2(PASSWORD, { variant: 'argon2id', m: 102_400, t: 2, p: 8 }),
+  },
+  {
+    name: 'Django Argon2PasswordHasher at 6 passes',
+    format: 'django-argon2',
+    type: 'argon2',
+    password: PASSWORD,
+    build: () => fw.djangoArgon2(PASSWORD, { variant: 'argon2id', m: 4096, t: 6, p: 1 }),
+    outside: 'argon2_time_out_of_range',
+  },
+  {
+    name: 'Django 4.0+ ScryptPasswordHasher default (N=16384, r=8, p=1)',
+    format: 'django-scrypt',
+    type: 'scrypt',
+    password: PASSWORD,
+    build: () => fw.djangoScrypt(PASSWORD, { N: 16_384, r: 8, p: 1 }),
+  },
+  {
+    name: 'Werkzeug 3.0+ default scrypt:32768:8:1',
+    format: 'werkzeug-scrypt',
+    type: 'scrypt',
+    password: PASSWORD,
+    build: () => fw.werkzeugScrypt(PASSWORD, { N: 32_768, r: 8, p: 1 }),
+  },
+];
+
+describe("framework defaults inside and outside WorkOS's documented ranges", () => {
+  for (const c of frameworkDefaults) {
+    it(c.name, async () => {
+      await expectLogin({ ...c, stored: await c.build() });
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------
 // Published examples
 
 interface Vector {
@@ -325,6 +522,8 @@ interface Vector {
   format: string;
   type: WorkosType;
   options?: HashOptions;
+  /** Set when outside WorkOS's documented ranges: the code toWorkOS must give. */
+  outside?: string;
 }
 
 const FIREBASE_README = {
@@ -366,6 +565,7 @@ const published: Vector[] = [
     password: 'lètmein',
     format: 'django-pbkdf2-sha1',
     type: 'pbkdf2',
+    outside: DIGEST,
   },
   {
     name: 'Django test_scrypt',
@@ -383,6 +583,7 @@ const published: Vector[] = [
     password: 'secret',
     format: 'django-argon2',
     type: 'argon2',
+    outside: 'argon2_memory_out_of_range',
   },
   {
     name: 'Django test_argon2, old argon2i without version attribute (Argon2 1.0)',
@@ -392,6 +593,7 @@ const published: Vector[] = [
     password: 'secret',
     format: 'django-argon2',
     type: 'argon2',
+    outside: 'argon2_version_not_supported',
   },
   // passlib's documentation and test suite
   {
@@ -401,6 +603,7 @@ const published: Vector[] = [
     password: 'password',
     format: 'passlib-pbkdf2',
     type: 'pbkdf2',
+    outside: BELOW,
   },
   {
     name: 'passlib docs pbkdf2_sha256, 10-byte salt',
@@ -409,6 +612,7 @@ const published: Vector[] = [
     password: 'password',
     format: 'passlib-pbkdf2',
     type: 'pbkdf2',
+    outside: BELOW,
   },
   {
     name: 'passlib docs front page pbkdf2_sha256',
@@ -417,6 +621,7 @@ const published: Vector[] = [
     password: 'toomanysecrets',
     format: 'passlib-pbkdf2',
     type: 'pbkdf2',
+    outside: BELOW,
   },
   {
     name: 'passlib pbkdf2_sha1 test vector',
@@ -425,6 +630,7 @@ const published: Vector[] = [
     password: 'password',
     format: 'passlib-pbkdf2',
     type: 'pbkdf2',
+    outside: DIGEST,
   },
   {
     name: 'passlib pbkdf2_sha256 test vector, unicode password',
@@ -433,6 +639,7 @@ const published: Vector[] = [
     password: '\u0399\u03c9\u03b1\u03bd\u03bd\u03b7\u03c2',
     format: 'passlib-pbkdf2',
     type: 'pbkdf2',
+    outside: BELOW,
   },
   {
     name: 'passlib pbkdf2_sha512 test vector',
@@ -442,6 +649,7 @@ const published: Vector[] = [
     password: 'password',
     format: 'passlib-pbkdf2',
     type: 'pbkdf2',
+    outside: BELOW,
   },
   {
     name: 'passlib django_pbkdf2_sha256 vector (Django 1.4), unicode password',
@@ -450,6 +658,7 @@ const published: Vector[] = [
     password: 't\u00e1\u0411\u2113\u0259',
     format: 'django-pbkdf2-sha256',
     type: 'pbkdf2',
+    outside: BELOW,
   },
   {
     name: 'passlib django_pbkdf2_sha1 vector (Django 1.4)',
@@ -458,6 +667,7 @@ const published: Vector[] = [
     password: 'not a password',
     format: 'django-pbkdf2-sha1',
     type: 'pbkdf2',
+    outside: DIGEST,
   },
   {
     name: 'passlib django_bcrypt vector',
@@ -474,6 +684,7 @@ const published: Vector[] = [
     password: 'l\u00e8tmein',
     format: 'django-argon2',
     type: 'argon2',
+    outside: 'argon2_memory_out_of_range',
   },
   {
     name: 'passlib scrypt test vector',
@@ -506,6 +717,7 @@ const published: Vector[] = [
     password: 'admin',
     format: 'atlassian-pbkdf2',
     type: 'pbkdf2',
+    outside: DIGEST,
   },
   // argon2-cffi's tests (made with the reference argon2 CLI), as quoted in passlib's test suite
   ...(
@@ -522,6 +734,8 @@ const published: Vector[] = [
       password: 'password',
       format: 'argon2',
       type: 'argon2',
+      // WorkOS takes argon2i only with at least 3 passes.
+      ...(variant === 'argon2i' ? { outside: 'argon2_time_out_of_range' } : {}),
     }),
   ),
   // PHP's manual: what Laravel's Hash::make stores
@@ -575,6 +789,8 @@ const published: Vector[] = [
       password: 'my password',
       format: name.startsWith('V2') ? 'aspnet-identity-v2' : 'aspnet-identity-v3',
       type: 'pbkdf2',
+      // None of Identity's test vectors is inside WorkOS's ranges: SHA-1, or too few iterations.
+      outside: name.includes('SHA1') ? DIGEST : BELOW,
     }),
   ),
 ];
@@ -608,6 +824,7 @@ const generatedByFrameworks: Vector[] = [
     password: 'pässwörd ✓ 🔑',
     format: 'werkzeug-pbkdf2',
     type: 'pbkdf2',
+    outside: BELOW,
   },
   {
     name: 'Werkzeug 3.1.8 pbkdf2:sha512:1000',
@@ -617,6 +834,7 @@ const generatedByFrameworks: Vector[] = [
     password: 'pässwörd ✓ 🔑',
     format: 'werkzeug-pbkdf2',
     type: 'pbkdf2',
+    outside: BELOW,
   },
   {
     name: 'Django 3.2.25 Argon2PasswordHasher (argon2-cffi 21.1)',
@@ -625,6 +843,7 @@ const generatedByFrameworks: Vector[] = [
     password: 'pässwörd ✓ 🔑',
     format: 'django-argon2',
     type: 'argon2',
+    outside: 'argon2_memory_out_of_range',
   },
   {
     name: 'Django 3.2.25 BCryptPasswordHasher (Python bcrypt 3.2)',

@@ -3,7 +3,9 @@
 // emulator import -> authenticate) is covered by the end-to-end tests; here node:crypto recomputes a few
 // published examples only to prove the fields were mapped to the right places.
 import { createCipheriv, createHash, pbkdf2Sync, scryptSync } from 'node:crypto';
+import { pgTable, serial, text } from 'drizzle-orm/pg-core';
 import { describe, expect, it } from 'vitest';
+import { defineUsersMapping } from 'workos-migrate';
 import {
   analyze,
   type Conversion,
@@ -18,7 +20,8 @@ import {
   type UnsupportedCode,
   WORKOS_PASSWORD_HASH_TYPES,
 } from 'workos-migrate/hashes';
-import { validateImportedHash } from '../src/emulator/passwords.js';
+import { DOCUMENTED_HASH_RANGES, type HashRanges, validateImportedHash } from '../src/emulator/passwords.js';
+import { WIDE_HASH_RANGES } from './helpers/framework-hashes.js';
 
 // ---------------------------------------------------------------------------------------------------
 // Helpers
@@ -29,13 +32,22 @@ const ab64 = (bytes: Uint8Array) => b64NoPad(bytes).replace(/\+/g, '.');
 const bytes = (length: number, start = 0) =>
   Buffer.from(Array.from({ length }, (_, i) => (start + i * 7) % 256));
 
-function expectConverted(conversion: Conversion) {
+/** For the tests that check how a format's fields are mapped whatever WorkOS's ranges say. */
+const WIDE_EMULATOR: HashRanges = WIDE_HASH_RANGES;
+const WIDE: HashOptions = { workosRanges: WIDE_HASH_RANGES };
+
+function expectConverted(conversion: Conversion, emulatorRanges: HashRanges = DOCUMENTED_HASH_RANGES) {
   if (!conversion.ok) throw new Error(`expected a conversion, got ${conversion.code}: ${conversion.reason}`);
   expect('unsupported' in conversion).toBe(false);
-  // The emulator's independent validator (modelled on workos-api.md) accepts every string we emit.
-  expect(validateImportedHash(conversion.passwordHashType, conversion.passwordHash)).toBeNull();
+  // The emulator's independent validator (WorkOS's documented strings and ranges) accepts every string we emit.
+  expect(
+    validateImportedHash(conversion.passwordHashType, conversion.passwordHash, emulatorRanges),
+  ).toBeNull();
   return conversion;
 }
+
+/** Converted with every range widened, checked by the emulator widened alike. */
+const expectConvertedWide = (stored: string) => expectConverted(toWorkOS(stored, WIDE), WIDE_EMULATOR);
 
 /** Salt- and digest-like pieces of an input: long runs that are not plain lowercase identifiers. */
 function secretPieces(input: string): string[] {
@@ -130,7 +142,9 @@ const ASPNET_V3 = aspnetV3(2, 100_000, SALT16, KEY32);
 
 const ARGON2ID = `$argon2id$v=19$m=65536,t=3,p=4$${b64NoPad(SALT16)}$${b64NoPad(KEY32)}`;
 const SCRYPT_PHC = `$scrypt$ln=15,r=8,p=1$${b64NoPad(SALT16)}$${b64NoPad(KEY32)}`;
+const SCRYPT_WORKOS = `$scrypt$v=1$n=32768,r=8,p=1,kl=32$${b64NoPad(SALT16)}$${b64NoPad(KEY32)}`;
 const PBKDF2_PHC = `$pbkdf2-sha512$i=210000,l=64$${b64NoPad(SALT16)}$${b64NoPad(KEY64)}`;
+const PBKDF2_WORKOS = `$pbkdf2$i=210000,d=sha512$${b64NoPad(SALT16)}$${b64NoPad(KEY64)}`;
 const DJANGO_SCRYPT = `scrypt$16384$Qv3wWbRmxz7sAc1OAZ2Tq4$8$1$${b64(KEY64)}`;
 const WERKZEUG_SCRYPT = `scrypt:32768:8:1$hvpxtFQ2Vb0Zs1Hk$${KEY64.toString('hex')}`;
 const WERKZEUG_PBKDF2 = `pbkdf2:sha256:600000$dhAuQeZ7LCMsIeao$${KEY32.toString('hex')}`;
@@ -284,7 +298,9 @@ describe('argon2', () => {
     expect(c).toMatchObject({ format: 'django-argon2', passwordHash: ARGON2ID, passwordHashType: 'argon2' });
     const salt = Buffer.from('someSaltTextHere', 'utf8');
     const old = `argon2$argon2i$m=512,t=2,p=2$${b64NoPad(salt)}$${b64NoPad(KEY32)}`;
-    expect(expectConverted(toWorkOS(old)).passwordHash).toBe(
+    // Argon2 1.0 is outside WorkOS's range (v=19 only) unless an environment was widened.
+    expectUnsupported(toWorkOS(old), 'argon2_version_not_supported', old);
+    expect(expectConvertedWide(old).passwordHash).toBe(
       `$argon2i$v=16$m=512,t=2,p=2$${b64NoPad(salt)}$${b64NoPad(KEY32)}`,
     );
   });
@@ -349,29 +365,31 @@ describe('argon2', () => {
 });
 
 describe('scrypt', () => {
-  it('passes PHC scrypt through', () => {
+  it("rewrites passlib's PHC scrypt (ln) to WorkOS's form (n, kl), and passes WorkOS's form through", () => {
     expect(expectConverted(toWorkOS(SCRYPT_PHC))).toMatchObject({
-      passwordHash: SCRYPT_PHC,
+      passwordHash: SCRYPT_WORKOS,
       passwordHashType: 'scrypt',
     });
+    expect(expectConverted(toWorkOS(SCRYPT_WORKOS)).passwordHash).toBe(SCRYPT_WORKOS);
   });
 
   it("converts Django's scrypt$ (salt = the salt string's UTF-8 bytes, N -> ln)", () => {
     const c = expectConverted(toWorkOS(DJANGO_SCRYPT));
     const f = phc(c.passwordHash);
     expect(f.id).toBe('scrypt');
-    expect(Object.fromEntries(f.params)).toEqual({ ln: '14', r: '8', p: '1' });
+    expect(f.version).toBe('v=1');
+    expect(Object.fromEntries(f.params)).toEqual({ n: '16384', r: '8', p: '1', kl: '64' });
     expect(f.salt.toString('utf8')).toBe('Qv3wWbRmxz7sAc1OAZ2Tq4');
     expect(f.hash).toEqual(KEY64);
     expect(c.passwordHash).toBe(
-      `$scrypt$ln=14,r=8,p=1$${b64NoPad(Buffer.from('Qv3wWbRmxz7sAc1OAZ2Tq4'))}$${b64NoPad(KEY64)}`,
+      `$scrypt$v=1$n=16384,r=8,p=1,kl=64$${b64NoPad(Buffer.from('Qv3wWbRmxz7sAc1OAZ2Tq4'))}$${b64NoPad(KEY64)}`,
     );
   });
 
   it("converts Werkzeug's scrypt:N:r:p (hex digest)", () => {
     const c = expectConverted(toWorkOS(WERKZEUG_SCRYPT));
     expect(c.passwordHash).toBe(
-      `$scrypt$ln=15,r=8,p=1$${b64NoPad(Buffer.from('hvpxtFQ2Vb0Zs1Hk'))}$${b64NoPad(KEY64)}`,
+      `$scrypt$v=1$n=32768,r=8,p=1,kl=64$${b64NoPad(Buffer.from('hvpxtFQ2Vb0Zs1Hk'))}$${b64NoPad(KEY64)}`,
     );
   });
 
@@ -380,8 +398,11 @@ describe('scrypt', () => {
     const key = scryptSync('correct horse', salt, 64, { N: 1024, r: 8, p: 1 });
     const c = expectConverted(toWorkOS(`scrypt$1024$${salt}$8$1$${b64(key)}`));
     const f = phc(c.passwordHash);
-    const ln = Number(f.params.get('ln'));
-    const again = scryptSync('correct horse', f.salt, f.hash.length, { N: 2 ** ln, r: 8, p: 1 });
+    const again = scryptSync('correct horse', f.salt, Number(f.params.get('kl')), {
+      N: Number(f.params.get('n')),
+      r: Number(f.params.get('r')),
+      p: Number(f.params.get('p')),
+    });
     expect(again).toEqual(f.hash);
   });
 
@@ -392,6 +413,11 @@ describe('scrypt', () => {
     expectUnsupported(toWorkOS(`$scrypt$ln=20,r=16,p=1$${s}$${h}`), 'cost_out_of_range', '', [s, h]);
     expectUnsupported(toWorkOS(`$scrypt$ln=14,r=8,p=9999$${s}$${h}`), 'cost_out_of_range', '', [s, h]);
     expectUnsupported(toWorkOS(`$scrypt$ln=14,r=8$${s}$${h}`), 'malformed', '', [s, h]);
+    // WorkOS's form: n must be a power of two, kl must match the digest, all four parameters present.
+    expectUnsupported(toWorkOS(`$scrypt$v=1$n=16000,r=8,p=1,kl=32$${s}$${h}`), 'malformed', '', [s, h]);
+    expectUnsupported(toWorkOS(`$scrypt$v=1$n=16384,r=8,p=1,kl=64$${s}$${h}`), 'malformed', '', [s, h]);
+    expectUnsupported(toWorkOS(`$scrypt$v=1$n=16384,r=8,p=1$${s}$${h}`), 'malformed', '', [s, h]);
+    expectUnsupported(toWorkOS(`$scrypt$v=1$ln=14,r=8,p=1,kl=32$${s}$${h}`), 'malformed', '', [s, h]);
     expectUnsupported(toWorkOS(`scrypt$${2 ** 40}$abc$8$1$${b64(KEY64)}`), 'cost_out_of_range', '', [
       b64(KEY64),
     ]);
@@ -406,68 +432,77 @@ describe('scrypt', () => {
 });
 
 describe('pbkdf2', () => {
-  it("converts Django's documented pbkdf2_sha256 example, and node:crypto recomputes it", () => {
-    const c = expectConverted(toWorkOS(DJANGO_PBKDF2));
+  it("maps Django's documented pbkdf2_sha256 example (20,000 iterations: below WorkOS's minimum)", () => {
+    expectUnsupported(toWorkOS(DJANGO_PBKDF2), 'pbkdf2_iterations_below_workos_minimum', DJANGO_PBKDF2);
+    const c = expectConvertedWide(DJANGO_PBKDF2);
     expect(c).toEqual({
       ok: true,
       format: 'django-pbkdf2-sha256',
-      passwordHash: '$pbkdf2-sha256$i=20000,l=32$c2Vhc2FsdA$oBSd886ysm3AqYun62DOdin8YcfbU1z9cksZSuLP9r0',
+      passwordHash: '$pbkdf2$i=20000,d=sha256$c2Vhc2FsdA$oBSd886ysm3AqYun62DOdin8YcfbU1z9cksZSuLP9r0',
       passwordHashType: 'pbkdf2',
     });
     const f = phc(c.passwordHash);
     expect(pbkdf2Sync('lètmein', f.salt, 20000, 32, 'sha256')).toEqual(f.hash);
   });
 
-  it("converts Django's pbkdf2_sha1", () => {
+  it("maps Django's pbkdf2_sha1 (SHA-1: a digest WorkOS does not import)", () => {
     const key = pbkdf2Sync('pw', 'Rh4Kq1Zt', 1000, 20, 'sha1');
-    const c = expectConverted(toWorkOS(`pbkdf2_sha1$1000$Rh4Kq1Zt$${b64(key)}`));
+    const stored = `pbkdf2_sha1$1000$Rh4Kq1Zt$${b64(key)}`;
+    expectUnsupported(toWorkOS(stored), 'pbkdf2_digest_not_supported', stored);
+    const c = expectConvertedWide(stored);
     expect(c.format).toBe('django-pbkdf2-sha1');
     expect(c.passwordHash).toBe(
-      `$pbkdf2-sha1$i=1000,l=20$${b64NoPad(Buffer.from('Rh4Kq1Zt'))}$${b64NoPad(key)}`,
+      `$pbkdf2$i=1000,d=sha1$${b64NoPad(Buffer.from('Rh4Kq1Zt'))}$${b64NoPad(key)}`,
     );
   });
 
-  it("converts passlib's documented example (adapted base64), and node:crypto recomputes it", () => {
-    const c = expectConverted(toWorkOS(PASSLIB_PBKDF2));
+  it("maps passlib's documented example (adapted base64; 29,000 rounds, below WorkOS's minimum)", () => {
+    expectUnsupported(toWorkOS(PASSLIB_PBKDF2), 'pbkdf2_iterations_below_workos_minimum', PASSLIB_PBKDF2);
+    const c = expectConvertedWide(PASSLIB_PBKDF2);
     expect(c.passwordHash).toBe(
-      '$pbkdf2-sha256$i=29000,l=32$N2YMIWQsBWBMae09x1jrPQ$1t8iyB2A+WF/Z5JZv+lfCIhXXN33N23OSgQYThBYRfk',
+      '$pbkdf2$i=29000,d=sha256$N2YMIWQsBWBMae09x1jrPQ$1t8iyB2A+WF/Z5JZv+lfCIhXXN33N23OSgQYThBYRfk',
     );
     const f = phc(c.passwordHash);
     expect(f.salt.length).toBe(16);
     expect(pbkdf2Sync('toomanysecrets', f.salt, 29000, 32, 'sha256')).toEqual(f.hash);
   });
 
-  it("converts passlib's $pbkdf2$ (SHA-1) and $pbkdf2-sha512$", () => {
-    const sha1 = expectConverted(toWorkOS(`$pbkdf2$1212$${ab64(SALT16)}$${ab64(bytes(20, 9))}`));
-    expect(sha1.passwordHash).toBe(`$pbkdf2-sha1$i=1212,l=20$${b64NoPad(SALT16)}$${b64NoPad(bytes(20, 9))}`);
-    const sha512 = expectConverted(toWorkOS(`$pbkdf2-sha512$25000$${ab64(SALT16)}$${ab64(KEY64)}`));
-    expect(sha512.passwordHash).toBe(`$pbkdf2-sha512$i=25000,l=64$${b64NoPad(SALT16)}$${b64NoPad(KEY64)}`);
+  it("maps passlib's $pbkdf2$ (SHA-1) and $pbkdf2-sha512$", () => {
+    const sha1 = expectConvertedWide(`$pbkdf2$1212$${ab64(SALT16)}$${ab64(bytes(20, 9))}`);
+    expect(sha1.passwordHash).toBe(`$pbkdf2$i=1212,d=sha1$${b64NoPad(SALT16)}$${b64NoPad(bytes(20, 9))}`);
+    const sha512 = expectConvertedWide(`$pbkdf2-sha512$25000$${ab64(SALT16)}$${ab64(KEY64)}`);
+    expect(sha512.passwordHash).toBe(`$pbkdf2$i=25000,d=sha512$${b64NoPad(SALT16)}$${b64NoPad(KEY64)}`);
+    const inside = expectConverted(toWorkOS(`$pbkdf2-sha512$210000$${ab64(SALT16)}$${ab64(KEY64)}`));
+    expect(inside.passwordHash).toBe(PBKDF2_WORKOS);
   });
 
   it("converts Werkzeug's pbkdf2:<digest>:<iterations> (hex digest)", () => {
     const c = expectConverted(toWorkOS(WERKZEUG_PBKDF2));
     expect(c.passwordHash).toBe(
-      `$pbkdf2-sha256$i=600000,l=32$${b64NoPad(Buffer.from('dhAuQeZ7LCMsIeao'))}$${b64NoPad(KEY32)}`,
+      `$pbkdf2$i=600000,d=sha256$${b64NoPad(Buffer.from('dhAuQeZ7LCMsIeao'))}$${b64NoPad(KEY32)}`,
     );
     const key = pbkdf2Sync('pw', 'abcdEFGH12345678', 1000, 64, 'sha512');
-    const sha512 = expectConverted(toWorkOS(`pbkdf2:sha512:1000$abcdEFGH12345678$${key.toString('hex')}`));
+    const sha512 = expectConvertedWide(`pbkdf2:sha512:1000$abcdEFGH12345678$${key.toString('hex')}`);
     const f = phc(sha512.passwordHash);
     expect(pbkdf2Sync('pw', f.salt, 1000, 64, 'sha512')).toEqual(f.hash);
   });
 
-  it('passes PHC pbkdf2 through, adding l= when absent', () => {
-    expect(expectConverted(toWorkOS(PBKDF2_PHC)).passwordHash).toBe(PBKDF2_PHC);
+  it("rewrites PHC pbkdf2 to WorkOS's $pbkdf2$i=..,d=.. and passes WorkOS's form through", () => {
+    expect(expectConverted(toWorkOS(PBKDF2_PHC)).passwordHash).toBe(PBKDF2_WORKOS);
+    expect(detect(PBKDF2_WORKOS)).toBe('pbkdf2');
+    expect(expectConverted(toWorkOS(PBKDF2_WORKOS)).passwordHash).toBe(PBKDF2_WORKOS);
     const noL = `$pbkdf2-sha256$i=1000$${b64NoPad(SALT16)}$${b64NoPad(KEY32)}`;
-    expect(expectConverted(toWorkOS(noL)).passwordHash).toBe(
-      `$pbkdf2-sha256$i=1000,l=32$${b64NoPad(SALT16)}$${b64NoPad(KEY32)}`,
+    expect(expectConvertedWide(noL).passwordHash).toBe(
+      `$pbkdf2$i=1000,d=sha256$${b64NoPad(SALT16)}$${b64NoPad(KEY32)}`,
     );
   });
 
-  it("converts passlib's documented Atlassian {PKCS5S2} example, and node:crypto recomputes it", () => {
-    const c = expectConverted(toWorkOS(ATLASSIAN));
+  it("maps passlib's documented Atlassian {PKCS5S2} example (SHA-1, 10,000: outside WorkOS's range)", () => {
+    expectUnsupported(toWorkOS(ATLASSIAN), 'pbkdf2_digest_not_supported', ATLASSIAN);
+    const c = expectConvertedWide(ATLASSIAN);
     const f = phc(c.passwordHash);
-    expect(f.id).toBe('pbkdf2-sha1');
-    expect(Object.fromEntries(f.params)).toEqual({ i: '10000', l: '32' });
+    expect(f.id).toBe('pbkdf2');
+    expect(Object.fromEntries(f.params)).toEqual({ i: '10000', d: 'sha1' });
     expect(pbkdf2Sync('password', f.salt, 10000, 32, 'sha1')).toEqual(f.hash);
   });
 
@@ -497,50 +532,186 @@ describe('pbkdf2', () => {
     );
     expectUnsupported(toWorkOS(`pbkdf2:sha256:1000$abcdEFGH$${KEY32.toString('hex')}0`), 'malformed', '');
     expectUnsupported(toWorkOS(`{PKCS5S2}${b64(bytes(40))}`), 'malformed', '');
+    // WorkOS's own form needs both i and d, and takes no l.
+    expectUnsupported(toWorkOS(`$pbkdf2$i=600000$${s}$${h}`), 'malformed', '', [s, h]);
+    expectUnsupported(toWorkOS(`$pbkdf2$i=600000,d=sha256,l=32$${s}$${h}`), 'malformed', '', [s, h]);
+    expectUnsupported(toWorkOS(`$pbkdf2$i=600000,d=md5$${s}$${h}`), 'unsupported_variant', '', [s, h]);
+  });
+});
+
+// WorkOS's own example strings, from its migration guide ("Importing passwords"; the same text ships in
+// @workos/mcp-docs-server, .docs/organized/docs/migrate/other-services.mdx).
+const WORKOS_DOC_SCRYPT =
+  '$scrypt$v=1$n=16384,r=8,p=1,kl=64$Swhqd4iUYTtWfbCYIPeuMw$q7pfdBQMJujd5FX/qX+ozM2O6aNqP+mo1ZnHGH15XM2vlhroQfPA037UpbdfpH4H66OrSPjsUhfkAMuNoBiQvw';
+const WORKOS_DOC_PBKDF2 =
+  '$pbkdf2$i=600000,d=sha256$T2ptRFh6MXhDQVh2SWZuUGdpQXBUTg$xXiyTisD7390NijyCv5ICMhFW4eDuMlzypRoLGLyIvA';
+const WORKOS_DOC_ARGON2 = '$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$RdescudvJCsgt3ub+b+dWRWJTmaaJObG';
+
+describe('WorkOS ranges', () => {
+  const s = b64NoPad(SALT16);
+  const h32 = b64NoPad(KEY32);
+  const pbkdf2 = (digest: string, i: number) => `$pbkdf2-${digest}$i=${i}$${s}$${b64NoPad(KEY64)}`;
+  const argon2 = (variant: string, m: number, t: number, p: number, v = 'v=19$') =>
+    `$${variant}$${v}m=${m},t=${t},p=${p}$${s}$${h32}`;
+
+  it("passes WorkOS's documented example strings through unchanged", () => {
+    for (const [stored, type] of [
+      [WORKOS_DOC_SCRYPT, 'scrypt'],
+      [WORKOS_DOC_PBKDF2, 'pbkdf2'],
+      [WORKOS_DOC_ARGON2, 'argon2'],
+    ] as const) {
+      expect(expectConverted(toWorkOS(stored))).toMatchObject({
+        passwordHash: stored,
+        passwordHashType: type,
+      });
+    }
+  });
+
+  it('PBKDF2: SHA-256 600,000-1,000,000 and SHA-512 210,000-1,000,000 only, each code precise', () => {
+    for (const inside of [
+      pbkdf2('sha256', 600_000),
+      pbkdf2('sha256', 1_000_000),
+      pbkdf2('sha512', 210_000),
+    ]) {
+      expect(expectConverted(toWorkOS(inside)).passwordHashType).toBe('pbkdf2');
+    }
+    const cases: [string, UnsupportedCode, RegExp][] = [
+      [pbkdf2('sha256', 599_999), 'pbkdf2_iterations_below_workos_minimum', /600,000 to 1,000,000/],
+      [pbkdf2('sha512', 209_999), 'pbkdf2_iterations_below_workos_minimum', /210,000 to 1,000,000/],
+      [pbkdf2('sha256', 1_000_001), 'pbkdf2_iterations_above_workos_maximum', /1,000,000/],
+      [pbkdf2('sha1', 600_000), 'pbkdf2_digest_not_supported', /SHA-256 or SHA-512/],
+    ];
+    for (const [stored, code, says] of cases) {
+      const c = expectUnsupported(toWorkOS(stored), code, stored, [s]);
+      expect(c.reason).toMatch(says);
+      expect(c.reason).toMatch(/hashOptions\.workosRanges/);
+      // The emulator refuses the same hash, written in WorkOS's form, for the same reason.
+      const asWorkos = expectConvertedWide(stored).passwordHash;
+      expect(validateImportedHash('pbkdf2', asWorkos)).toMatch(/pbkdf2 (iterations|digest)/);
+    }
+  });
+
+  it('Argon2: v=19, 4,096-262,144 KiB, 1-5 passes (argon2i 3-5), 1-8 lanes, each code precise', () => {
+    for (const inside of [
+      argon2('argon2id', 4096, 1, 1),
+      argon2('argon2id', 262_144, 5, 8),
+      argon2('argon2i', 65_536, 3, 4),
+      argon2('argon2d', 19_456, 2, 1),
+    ]) {
+      expect(expectConverted(toWorkOS(inside)).passwordHashType).toBe('argon2');
+    }
+    const cases: [string, UnsupportedCode][] = [
+      [argon2('argon2id', 65_536, 3, 4, 'v=16$'), 'argon2_version_not_supported'],
+      [argon2('argon2id', 65_536, 3, 4, ''), 'argon2_version_not_supported'],
+      [argon2('argon2id', 4095, 3, 4), 'argon2_memory_out_of_range'],
+      [argon2('argon2id', 262_145, 3, 4), 'argon2_memory_out_of_range'],
+      [argon2('argon2id', 65_536, 6, 4), 'argon2_time_out_of_range'],
+      [argon2('argon2i', 65_536, 2, 4), 'argon2_time_out_of_range'],
+      [argon2('argon2id', 65_536, 3, 9), 'argon2_parallelism_out_of_range'],
+    ];
+    for (const [stored, code] of cases) {
+      expectUnsupported(toWorkOS(stored), code, stored, [s, h32]);
+      const asWorkos = expectConvertedWide(stored).passwordHash;
+      expect(validateImportedHash('argon2', asWorkos), code).toMatch(/^argon2 /);
+    }
+  });
+
+  it('a workosRanges that cannot be read is refused by defineUsersMapping, naming the option', () => {
+    const table = pgTable('people', { id: serial('id').primaryKey(), email: text('email') });
+    const mappingWith = (workosRanges: unknown) => () =>
+      defineUsersMapping({
+        table,
+        id: table.id,
+        email: table.email,
+        hashOptions: { workosRanges } as HashOptions,
+      });
+    expect(mappingWith({ pbkdf2Iterations: { sha256: { min: 260_000, max: 1_000_000 } } })).not.toThrow();
+    expect(mappingWith({ pbkdf2Iterations: { sha256: { min: 900_000, max: 600_000 } } })).toThrow(
+      /users\.hashOptions\.workosRanges\.pbkdf2Iterations\.sha256 must be \{ min, max \}/,
+    );
+    expect(mappingWith({ pbkdf2Iterations: { md5: { min: 1, max: 2 } } })).toThrow(/unknown digest md5/);
+    expect(mappingWith({ argon2Versions: [18] })).toThrow(/argon2Versions/);
+    expect(mappingWith({ argon2MemoryKiB: 1024 })).toThrow(/argon2MemoryKiB/);
+  });
+
+  it('hashOptions.workosRanges lifts only the range it names (an environment WorkOS support widened)', () => {
+    // Django 3.2's 260,000 iterations.
+    const django32 = `pbkdf2_sha256$260000$seasalt$${b64(KEY32)}`;
+    expectUnsupported(toWorkOS(django32), 'pbkdf2_iterations_below_workos_minimum', django32);
+    const widened: HashOptions = {
+      workosRanges: { pbkdf2Iterations: { sha256: { min: 260_000, max: 1_000_000 } } },
+    };
+    const emulator: HashRanges = {
+      ...DOCUMENTED_HASH_RANGES,
+      pbkdf2Iterations: {
+        ...DOCUMENTED_HASH_RANGES.pbkdf2Iterations,
+        sha256: { min: 260_000, max: 1_000_000 },
+      },
+    };
+    expect(expectConverted(toWorkOS(django32, widened), emulator).passwordHash).toBe(
+      `$pbkdf2$i=260000,d=sha256$${b64NoPad(Buffer.from('seasalt'))}$${h32}`,
+    );
+    // Other ranges keep their defaults.
+    expectUnsupported(
+      toWorkOS(pbkdf2('sha512', 100_000), widened),
+      'pbkdf2_iterations_below_workos_minimum',
+      '',
+    );
+    expectUnsupported(toWorkOS(pbkdf2('sha1', 600_000), widened), 'pbkdf2_digest_not_supported', '');
+    expectUnsupported(toWorkOS(argon2('argon2id', 1024, 3, 4), widened), 'argon2_memory_out_of_range', '');
+    const lowMemory = { workosRanges: { argon2MemoryKiB: { min: 1024, max: 262_144 } } };
+    expect(toWorkOS(argon2('argon2id', 1024, 3, 4), lowMemory).ok).toBe(true);
+    expect(
+      toWorkOS(argon2('argon2id', 65_536, 3, 4, 'v=16$'), { workosRanges: { argon2Versions: [16, 19] } }).ok,
+    ).toBe(true);
   });
 });
 
 describe('ASP.NET Identity', () => {
   it('converts a hand-built v2 blob: PBKDF2-HMAC-SHA1, 1000 iterations, 16-byte salt, 32-byte subkey', () => {
-    const c = expectConverted(toWorkOS(ASPNET_V2));
+    expectUnsupported(toWorkOS(ASPNET_V2), 'pbkdf2_digest_not_supported', ASPNET_V2);
+    const c = expectConvertedWide(ASPNET_V2);
     expect(c.format).toBe('aspnet-identity-v2');
-    expect(c.passwordHash).toBe(`$pbkdf2-sha1$i=1000,l=32$${b64NoPad(SALT16)}$${b64NoPad(KEY32)}`);
+    expect(c.passwordHash).toBe(`$pbkdf2$i=1000,d=sha1$${b64NoPad(SALT16)}$${b64NoPad(KEY32)}`);
   });
 
   it('converts a hand-built v3 blob and decodes every header field', () => {
-    const c = expectConverted(toWorkOS(ASPNET_V3));
+    // .NET 7+'s default (HMAC-SHA512, 100,000) is below WorkOS's 210,000 for SHA-512.
+    expectUnsupported(toWorkOS(ASPNET_V3), 'pbkdf2_iterations_below_workos_minimum', ASPNET_V3);
+    const c = expectConvertedWide(ASPNET_V3);
     expect(c.format).toBe('aspnet-identity-v3');
     const f = phc(c.passwordHash);
-    expect(f.id).toBe('pbkdf2-sha512');
-    expect(Object.fromEntries(f.params)).toEqual({ i: '100000', l: '32' });
+    expect(f.id).toBe('pbkdf2');
+    expect(Object.fromEntries(f.params)).toEqual({ i: '100000', d: 'sha512' });
     expect(f.salt).toEqual(SALT16);
     expect(f.hash).toEqual(KEY32);
 
-    const sha1 = phc(expectConverted(toWorkOS(aspnetV3(0, 10_000, bytes(24), KEY64))).passwordHash);
-    expect([sha1.id, sha1.params.get('i'), sha1.params.get('l'), sha1.salt.length]).toEqual([
-      'pbkdf2-sha1',
-      '10000',
-      '64',
-      24,
-    ]);
-    const sha256 = phc(expectConverted(toWorkOS(aspnetV3(1, 10_000, SALT16, KEY32))).passwordHash);
-    expect(sha256.id).toBe('pbkdf2-sha256');
+    const sha1 = phc(expectConvertedWide(aspnetV3(0, 10_000, bytes(24), KEY64)).passwordHash);
+    expect([sha1.id, sha1.params.get('i'), sha1.params.get('d'), sha1.salt.length, sha1.hash.length]).toEqual(
+      ['pbkdf2', '10000', 'sha1', 24, 64],
+    );
+    const sha256 = phc(expectConvertedWide(aspnetV3(1, 10_000, SALT16, KEY32)).passwordHash);
+    expect(sha256.params.get('d')).toBe('sha256');
+    // Configured inside WorkOS's range, it converts as it is.
+    const inside = expectConverted(toWorkOS(aspnetV3(2, 210_000, SALT16, KEY32)));
+    expect(inside.passwordHash).toBe(`$pbkdf2$i=210000,d=sha512$${b64NoPad(SALT16)}$${b64NoPad(KEY32)}`);
   });
 
   it('maps a real v3 hash so that node:crypto recomputes it', () => {
     const salt = bytes(16, 77);
     const subkey = pbkdf2Sync('Passw0rd!', salt, 1000, 32, 'sha256');
-    const f = phc(expectConverted(toWorkOS(aspnetV3(1, 1000, salt, subkey))).passwordHash);
+    const f = phc(expectConvertedWide(aspnetV3(1, 1000, salt, subkey)).passwordHash);
     expect(pbkdf2Sync('Passw0rd!', f.salt, 1000, 32, 'sha256')).toEqual(f.hash);
   });
 
   it('reads the real-world header AQAAAAEAACcQAAAAE... as HMACSHA256, 10000 iterations, 16-byte salt', () => {
     const stored = 'AQAAAAEAACcQAAAAEFViYAG3NfZJLagzkgZwli4R6ec1ZjcFZ+aW2Nw5PmftqYGms0N+asV5SZVpeqWLug==';
-    const f = phc(expectConverted(toWorkOS(stored)).passwordHash);
-    expect([f.id, f.params.get('i'), f.params.get('l'), f.salt.length]).toEqual([
-      'pbkdf2-sha256',
+    expectUnsupported(toWorkOS(stored), 'pbkdf2_iterations_below_workos_minimum', stored);
+    const f = phc(expectConvertedWide(stored).passwordHash);
+    expect([f.params.get('d'), f.params.get('i'), f.hash.length, f.salt.length]).toEqual([
+      'sha256',
       '10000',
-      '32',
+      32,
       16,
     ]);
   });
@@ -729,6 +900,14 @@ describe('unsupported formats', () => {
       'unsupported_variant',
       'firebase_parameters_missing',
       'firebase_parameters_invalid',
+      // exercised in "WorkOS ranges"
+      'pbkdf2_digest_not_supported',
+      'pbkdf2_iterations_below_workos_minimum',
+      'pbkdf2_iterations_above_workos_maximum',
+      'argon2_version_not_supported',
+      'argon2_memory_out_of_range',
+      'argon2_time_out_of_range',
+      'argon2_parallelism_out_of_range',
     ]);
     expect(covered).toEqual(new Set(UNSUPPORTED_CODES));
   });
@@ -887,10 +1066,15 @@ describe('hostile input', () => {
         else chars[at] = ch;
       }
       const mutated = chars.join('');
-      const c = toWorkOS(mutated, { firebase: FIREBASE_PROJECT });
-      expect(HASH_FORMATS).toContain(c.format);
-      if (c.ok) expect(validateImportedHash(c.passwordHashType, c.passwordHash)).toBeNull();
-      else expect(UNSUPPORTED_CODES).toContain(c.code);
+      for (const [options, emulatorRanges] of [
+        [{ firebase: FIREBASE_PROJECT }, DOCUMENTED_HASH_RANGES],
+        [{ ...WIDE, firebase: FIREBASE_PROJECT }, WIDE_EMULATOR],
+      ] as const) {
+        const c = toWorkOS(mutated, options);
+        expect(HASH_FORMATS).toContain(c.format);
+        if (c.ok) expect(validateImportedHash(c.passwordHashType, c.passwordHash, emulatorRanges)).toBeNull();
+        else expect(UNSUPPORTED_CODES).toContain(c.code);
+      }
     }
   });
 });
@@ -914,7 +1098,7 @@ describe('analyze', () => {
       undefined,
     ];
     const result = analyze(column);
-    expect(result).toMatchObject({ total: 14, convertible: 5, unsupported: 5, noPassword: 4 });
+    expect(result).toMatchObject({ total: 14, convertible: 3, unsupported: 7, noPassword: 4 });
     expect(result.formats).toEqual({
       bcrypt: 3,
       'django-pbkdf2-sha256': 1,
@@ -926,8 +1110,11 @@ describe('analyze', () => {
       unusable: 1,
       empty: 3,
     });
-    expect(result.types).toEqual({ bcrypt: 2, pbkdf2: 2, ssha: 1 });
+    expect(result.types).toEqual({ bcrypt: 2, ssha: 1 });
+    // Counted by reason, the dry run's "by reason" table: Django's 20,000 and passlib's 29,000 rounds
+    // are below WorkOS's 600,000 for SHA-256.
     expect(Object.fromEntries(Object.entries(result.reasons).map(([code, r]) => [code, r?.count]))).toEqual({
+      pbkdf2_iterations_below_workos_minimum: 2,
       unsalted_digest: 2,
       phpass: 1,
       cost_out_of_range: 1,

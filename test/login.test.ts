@@ -286,6 +286,42 @@ describe('WorkOS side', () => {
   });
 });
 
+describe('WorkOS sign-in steps', () => {
+  it('each step is its own reason with the pending token: never misconfigured, never a wrong password, never legacy', async () => {
+    const cases = [
+      ['mfa_enrollment', 'mfa-required', true],
+      ['mfa_challenge', 'mfa-required', true],
+      ['organization_selection_required', 'organization-selection-required', true],
+      ['sso_required', 'sso-required', true],
+      ['radar_challenge', 'challenge-required', true],
+      ['authentication_method_not_allowed', 'authentication-method-not-allowed', false],
+      ['daily_quota_exceeded', 'quota-exceeded', false],
+    ] as const;
+    for (const [step, reason, hasToken] of cases) {
+      const user = await syncedUser(`step-${step.replaceAll('_', '-')}`);
+      t.emulator.control.configure({ signInSteps: { [user.email]: step } });
+      const before = logs.length;
+      const result = await signIn(user.email, user.pass);
+      expect(result, step).toMatchObject({
+        side: 'workos',
+        ok: false,
+        reason,
+        localUserId: user.id,
+        fellBack: false,
+      });
+      if (hasToken) expect(result.pendingAuthenticationToken, step).toEqual(expect.any(String));
+      expect(logs.slice(before).join('\n')).not.toContain('refused the API key');
+    }
+    // An unverified user (WorkOS's default environment) gets the verification step with its token.
+    t.emulator.control.configure({ signInSteps: {}, requireEmailVerification: true });
+    const unverified = await syncedUser('step-unverified', { email_verified: false });
+    const result = await signIn(unverified.email, unverified.pass);
+    expect(result).toMatchObject({ ok: false, reason: 'email-verification-required' });
+    expect(result.pendingAuthenticationToken).toEqual(expect.any(String));
+    expect(legacyCalls).toEqual([]);
+  });
+});
+
 describe('legacy reasons of the cutover rule', () => {
   it('kill-switch at rollout 0', async () => {
     const user = await syncedUser('kill');
@@ -756,7 +792,7 @@ describe('same person only (identity-mismatch)', () => {
     const warning = logs.slice(before).find((line) => line.includes('other than the linked one'));
     expect(warning).toContain(stranger.id);
     // Queued for a re-check against WorkOS, which finds the email held by a stranger: dead-lettered.
-    await waitFor(async () => (await outboxRow(user.id))?.dead === true, 15_000, 'the re-check');
+    await waitFor(async () => (await outboxRow(user.id))?.dead === true, 25_000, 'the re-check');
     expect((await outboxRow(user.id))?.dead_reason).toBe('email_owned_elsewhere');
     // From then on the legacy side decides: the stranger's password is not the user's.
     expect(await signIn(user.email, strangerPass)).toMatchObject({
@@ -769,7 +805,7 @@ describe('same person only (identity-mismatch)', () => {
       ok: true,
       localUserId: user.id,
     });
-  });
+  }, 60_000);
 
   it('the linked WorkOS user was deleted in WorkOS and the email signed up again there: refused', async () => {
     const user = await syncedUser('gone');
@@ -781,9 +817,9 @@ describe('same person only (identity-mismatch)', () => {
       ok: false,
       reason: 'identity-mismatch',
     });
-    await waitFor(async () => (await outboxRow(user.id))?.dead === true, 15_000, 'the re-check');
+    await waitFor(async () => (await outboxRow(user.id))?.dead === true, 25_000, 'the re-check');
     expect((await outboxRow(user.id))?.dead_reason).toBe('deleted_in_workos');
-  });
+  }, 60_000);
 });
 
 describe('no credential outlives its revocation', () => {

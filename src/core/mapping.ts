@@ -24,6 +24,37 @@ export interface HashOptions {
    * and reason are more precise. Without it the length decides.
    */
   bareHexFormat?: 'md5' | 'sha1' | 'sha256' | 'sha512';
+  /**
+   * Only for an environment whose ranges WorkOS support widened: the hash parameters WorkOS accepts.
+   * Each key given replaces that default (WorkOS's documented ranges); hashes outside stay with the
+   * app (login-time migration or reset) with a precise reason code.
+   */
+  workosRanges?: WorkosHashRanges;
+}
+
+/** An inclusive range of a hash parameter. */
+export interface HashParameterRange {
+  min: number;
+  max: number;
+}
+
+/** The hash parameters WorkOS imports. Defaults: WorkOS's documented ranges (docs/hashes.md). */
+export interface WorkosHashRanges {
+  /**
+   * Iterations per PBKDF2 digest; a digest not listed is refused. Given digests replace their default,
+   * the others keep it. Default: sha256 600,000-1,000,000, sha512 210,000-1,000,000, no sha1.
+   */
+  pbkdf2Iterations?: Partial<Record<'sha1' | 'sha256' | 'sha512', HashParameterRange>>;
+  /** Argon2 versions (19 = 1.3, 16 = 1.0). Default `[19]`. */
+  argon2Versions?: (16 | 19)[];
+  /** Argon2 memory in KiB. Default 4,096-262,144. */
+  argon2MemoryKiB?: HashParameterRange;
+  /** Argon2 passes. Default 1-5. */
+  argon2Time?: HashParameterRange;
+  /** The least passes for argon2i. Default 3. */
+  argon2iMinTime?: number;
+  /** Argon2 lanes. Default 1-8. */
+  argon2Parallelism?: HashParameterRange;
 }
 
 export interface UsersMappingInput {
@@ -176,6 +207,7 @@ export function defineUsersMapping(input: UsersMappingInput): UsersMapping {
       throw new ConfigError('users.credentials', 'needs table, userId and passwordHash');
     }
   }
+  checkWorkosRanges(input.hashOptions?.workosRanges);
   return {
     input,
     users,
@@ -184,4 +216,47 @@ export function defineUsersMapping(input: UsersMappingInput): UsersMapping {
     ...(credentials ? { credentials } : {}),
     hashOptions: input.hashOptions ?? {},
   };
+}
+
+/** A widened range that cannot be read is refused here, not silently replaced by the default. */
+function checkWorkosRanges(ranges: WorkosHashRanges | undefined): void {
+  if (ranges === undefined) return;
+  const option = 'users.hashOptions.workosRanges';
+  if (typeof ranges !== 'object' || ranges === null) throw new ConfigError(option, 'must be an object');
+  const checkRange = (value: unknown, name: string) => {
+    const range = value as HashParameterRange | null;
+    if (
+      typeof range !== 'object' ||
+      range === null ||
+      !Number.isInteger(range.min) ||
+      !Number.isInteger(range.max) ||
+      range.min < 1 ||
+      range.min > range.max
+    ) {
+      throw new ConfigError(`${option}.${name}`, 'must be { min, max }, whole numbers with 1 <= min <= max');
+    }
+  };
+  for (const [digest, range] of Object.entries(ranges.pbkdf2Iterations ?? {})) {
+    if (digest !== 'sha1' && digest !== 'sha256' && digest !== 'sha512') {
+      throw new ConfigError(
+        `${option}.pbkdf2Iterations`,
+        `has an unknown digest ${digest} (sha1, sha256, sha512)`,
+      );
+    }
+    checkRange(range, `pbkdf2Iterations.${digest}`);
+  }
+  for (const key of ['argon2MemoryKiB', 'argon2Time', 'argon2Parallelism'] as const) {
+    if (ranges[key] !== undefined) checkRange(ranges[key], key);
+  }
+  const versions = ranges.argon2Versions;
+  if (
+    versions !== undefined &&
+    (!Array.isArray(versions) || versions.length === 0 || versions.some((v) => v !== 16 && v !== 19))
+  ) {
+    throw new ConfigError(`${option}.argon2Versions`, 'must be a non-empty list of 16 and/or 19');
+  }
+  const minTime = ranges.argon2iMinTime;
+  if (minTime !== undefined && (!Number.isInteger(minTime) || minTime < 1)) {
+    throw new ConfigError(`${option}.argon2iMinTime`, 'must be a whole number of at least 1');
+  }
 }

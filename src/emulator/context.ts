@@ -1,5 +1,6 @@
 import type { EmailTakenMode, SignInSteps } from './options.js';
 import type { PasswordPolicy } from './password-policy.js';
+import type { HashRanges } from './passwords.js';
 import type { EmulatorStore } from './store.js';
 
 /** What every API handler works with. Settings are read on each request, so changes act at once. */
@@ -8,6 +9,7 @@ export interface ApiContext {
   settings: {
     emailTaken: EmailTakenMode;
     passwordPolicy: PasswordPolicy;
+    passwordHashRanges: HashRanges;
     requireEmailVerification: boolean;
     signInSteps: SignInSteps;
     clientIds: readonly string[];

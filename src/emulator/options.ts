@@ -87,6 +87,25 @@ export interface ScriptedFault {
   retryAfterSeconds?: number;
 }
 
+/** An inclusive range of a hash parameter. */
+export interface HashParameterRangeOption {
+  min: number;
+  max: number;
+}
+
+/**
+ * Widened import ranges, to rehearse an environment where WorkOS support lifted a documented range.
+ * Each key given replaces that default; `pbkdf2Iterations` replaces per digest (adding `sha1` accepts it).
+ */
+export interface PasswordHashRangesOptions {
+  pbkdf2Iterations?: Partial<Record<'sha1' | 'sha256' | 'sha512', HashParameterRangeOption>>;
+  argon2Versions?: (16 | 19)[];
+  argon2MemoryKiB?: HashParameterRangeOption;
+  argon2Time?: HashParameterRangeOption;
+  argon2iMinTime?: number;
+  argon2Parallelism?: HashParameterRangeOption;
+}
+
 export interface PasswordPolicyOptions {
   /** Minimum length of a plaintext password. Default 8. */
   minLength?: number;
@@ -123,6 +142,8 @@ export interface EmulatorOptions {
   rateLimits?: RateLimitOptions | false;
   faults?: FaultOptions;
   passwordPolicy?: PasswordPolicyOptions;
+  /** Default: WorkOS's documented ranges (docs/hashes.md); outside them an import is 400 `invalid_password_hash`. */
+  passwordHashRanges?: PasswordHashRangesOptions;
   /**
    * Authenticate answers 403 `email_verification_required` for an unverified user's correct
    * password, as WorkOS does by default. Default true; `false` for an environment that turned it off.

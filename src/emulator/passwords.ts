@@ -1,7 +1,8 @@
 /**
- * The emulator's own password verifier. It reads only the six hash forms WorkOS accepts on import
- * (see workos-api.md, "Password hash formats") and deliberately shares no code with the library's
- * hash converter, so a converter bug cannot hide behind a matching verifier bug.
+ * The emulator's own password verifier. It reads only the six hash forms WorkOS documents for import
+ * (migration guide "Importing passwords"; workos-api.md, "Password hash formats"), in exactly the
+ * documented strings and parameter ranges, and deliberately shares no code with the library's hash
+ * converter, so a converter bug cannot hide behind a matching verifier bug.
  */
 import { createCipheriv, createHash, pbkdf2, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { type Algorithm, hashRaw, type Version } from '@node-rs/argon2';
@@ -32,7 +33,39 @@ const MAX_HASH_CHARS = 4096;
 const MAX_MEMORY_BYTES = 1024 * 1024 * 1024;
 const MIN_DIGEST_BYTES = 16;
 const MAX_DIGEST_BYTES = 1024;
-const NATIVE_SCRYPT = { ln: 14, r: 8, p: 1, saltBytes: 16, keyBytes: 32 } as const;
+const NATIVE_SCRYPT = { n: 16_384, r: 8, p: 1, saltBytes: 16, keyBytes: 32 } as const;
+
+/** An inclusive range. */
+export interface ParameterRange {
+  min: number;
+  max: number;
+}
+
+/**
+ * What WorkOS accepts of imported hash parameters. Default: the documented ranges; an environment
+ * whose ranges WorkOS support widened is rehearsed with `passwordHashRanges`.
+ */
+export interface HashRanges {
+  /** Iterations per PBKDF2 digest; a digest absent is refused. */
+  pbkdf2Iterations: Partial<Record<'sha1' | 'sha256' | 'sha512', ParameterRange>>;
+  argon2Versions: readonly (16 | 19)[];
+  argon2MemoryKiB: ParameterRange;
+  argon2Time: ParameterRange;
+  argon2iMinTime: number;
+  argon2Parallelism: ParameterRange;
+}
+
+export const DOCUMENTED_HASH_RANGES: HashRanges = Object.freeze({
+  pbkdf2Iterations: Object.freeze({
+    sha256: Object.freeze({ min: 600_000, max: 1_000_000 }),
+    sha512: Object.freeze({ min: 210_000, max: 1_000_000 }),
+  }),
+  argon2Versions: Object.freeze([19] as const),
+  argon2MemoryKiB: Object.freeze({ min: 4_096, max: 262_144 }),
+  argon2Time: Object.freeze({ min: 1, max: 5 }),
+  argon2iMinTime: 3,
+  argon2Parallelism: Object.freeze({ min: 1, max: 8 }),
+});
 
 type Pbkdf2Digest = 'sha1' | 'sha256' | 'sha512';
 type Argon2Variant = 'argon2d' | 'argon2i' | 'argon2id';
@@ -49,7 +82,7 @@ type Parsed =
       rounds: number;
       memCost: number;
     }
-  | { kind: 'scrypt'; ln: number; r: number; p: number; salt: Buffer; hash: Buffer }
+  | { kind: 'scrypt'; n: number; r: number; p: number; salt: Buffer; hash: Buffer }
   | { kind: 'pbkdf2'; digest: Pbkdf2Digest; iterations: number; salt: Buffer; hash: Buffer }
   | {
       kind: 'argon2';
@@ -69,19 +102,23 @@ type ParseResult = Parsed | string;
  * null when `hash` is a well-formed hash of `type`; otherwise a short reason that never quotes the hash or
  * any part of it. Unknown types get a reason too.
  */
-export function validateImportedHash(type: string, hash: string): string | null {
+export function validateImportedHash(
+  type: string,
+  hash: string,
+  ranges: HashRanges = DOCUMENTED_HASH_RANGES,
+): string | null {
   if (!isWorkosHashType(type)) {
     return `unsupported password hash type; expected one of ${WORKOS_HASH_TYPES.join(', ')}`;
   }
   const parsed = parse(type, hash);
-  return typeof parsed === 'string' ? parsed : null;
+  return typeof parsed === 'string' ? parsed : outsideRanges(parsed, ranges);
 }
 
 export async function hashNativePassword(password: string): Promise<StoredPassword> {
-  const { ln, r, p, saltBytes, keyBytes } = NATIVE_SCRYPT;
+  const { n, r, p, saltBytes, keyBytes } = NATIVE_SCRYPT;
   const salt = randomBytes(saltBytes);
-  const key = await scryptAsync(password, salt, keyBytes, ln, r, p);
-  return { type: 'native', hash: `$scrypt$ln=${ln},r=${r},p=${p}$${b64(salt)}$${b64(key)}` };
+  const key = await scryptAsync(password, salt, keyBytes, n, r, p);
+  return { type: 'native', hash: `$scrypt$v=1$n=${n},r=${r},p=${p},kl=${keyBytes}$${b64(salt)}$${b64(key)}` };
 }
 
 /** Constant-time comparison of derived bytes; false (never throws) on any malformed stored value. */
@@ -200,40 +237,45 @@ function parseFirebaseScrypt(hash: string): ParseResult {
 
 function parseScrypt(hash: string): ParseResult {
   const parts = hash.split('$');
+  const form = 'scrypt hash must look like $scrypt$v=1$n=..,r=..,p=..,kl=..$salt$hash';
   if (parts[0] !== '' || parts[1] !== 'scrypt') return 'scrypt hash must start with $scrypt$';
-  if (parts.length !== 5) return 'scrypt hash must look like $scrypt$ln=..,r=..,p=..$salt$hash';
-  const params = parseParams(parts[2] ?? '', ['ln', 'r', 'p'], []);
+  if (parts.length !== 6) return form;
+  if (parts[2] !== 'v=1') return 'scrypt hash must have the version segment v=1';
+  const params = parseParams(parts[3] ?? '', ['n', 'r', 'p', 'kl'], []);
   if (typeof params === 'string') return `scrypt hash ${params}`;
-  const ln = parseUint(params.get('ln'), 1, 20);
-  if (ln === null) return 'scrypt hash has an invalid ln parameter (expected 1..20)';
+  const n = parseUint(params.get('n'), 2, 2 ** 20);
+  if (n === null || (n & (n - 1)) !== 0)
+    return 'scrypt hash has an invalid n (cost) parameter: a power of two up to 2^20';
   const r = parseUint(params.get('r'), 1, 255);
   if (r === null) return 'scrypt hash has an invalid r parameter';
   const p = parseUint(params.get('p'), 1, 255);
   if (p === null) return 'scrypt hash has an invalid p parameter';
-  if (128 * r * 2 ** ln > MAX_MEMORY_BYTES || 128 * r * p > MAX_MEMORY_BYTES) {
+  if (128 * r * n > MAX_MEMORY_BYTES || 128 * r * p > MAX_MEMORY_BYTES) {
     return 'scrypt hash needs more than 1 GiB of memory';
   }
-  const fields = saltAndDigest('scrypt', parts[3] ?? '', parts[4] ?? '', 1);
+  const fields = saltAndDigest('scrypt', parts[4] ?? '', parts[5] ?? '', 1);
   if (typeof fields === 'string') return fields;
-  return { kind: 'scrypt', ln, r, p, ...fields };
+  if (parseUint(params.get('kl'), 1, MAX_DIGEST_BYTES) !== fields.hash.length) {
+    return 'scrypt hash has a kl (key length) parameter that does not match its digest';
+  }
+  return { kind: 'scrypt', n, r, p, ...fields };
 }
 
 function parsePbkdf2(hash: string): ParseResult {
   const parts = hash.split('$');
-  const id = /^pbkdf2-(sha1|sha256|sha512)$/.exec(parts[1] ?? '');
-  if (parts[0] !== '' || !id)
-    return 'pbkdf2 hash must start with $pbkdf2-sha1$, $pbkdf2-sha256$ or $pbkdf2-sha512$';
-  if (parts.length !== 5) return 'pbkdf2 hash must look like $pbkdf2-<digest>$i=..,l=..$salt$hash';
-  const params = parseParams(parts[2] ?? '', ['i'], ['l']);
+  if (parts[0] !== '' || parts[1] !== 'pbkdf2') return 'pbkdf2 hash must start with $pbkdf2$';
+  if (parts.length !== 5) return 'pbkdf2 hash must look like $pbkdf2$i=..,d=..$salt$hash';
+  const params = parseParams(parts[2] ?? '', ['i', 'd'], []);
   if (typeof params === 'string') return `pbkdf2 hash ${params}`;
+  const digest = params.get('d');
+  if (digest !== 'sha1' && digest !== 'sha256' && digest !== 'sha512') {
+    return 'pbkdf2 hash has an unknown d (digest) parameter; WorkOS takes sha256 or sha512';
+  }
   const iterations = parseUint(params.get('i'), 1, 100_000_000);
   if (iterations === null) return 'pbkdf2 hash has an invalid i (iterations) parameter';
   const fields = saltAndDigest('pbkdf2', parts[3] ?? '', parts[4] ?? '', 1);
   if (typeof fields === 'string') return fields;
-  if (params.has('l') && parseUint(params.get('l'), 1, MAX_DIGEST_BYTES) !== fields.hash.length) {
-    return 'pbkdf2 hash has an l (key length) parameter that does not match its digest';
-  }
-  return { kind: 'pbkdf2', digest: id[1] as Pbkdf2Digest, iterations, ...fields };
+  return { kind: 'pbkdf2', digest, iterations, ...fields };
 }
 
 function parseArgon2(hash: string): ParseResult {
@@ -264,6 +306,41 @@ function parseArgon2(hash: string): ParseResult {
   const fields = saltAndDigest('argon2', parts[3] ?? '', parts[4] ?? '', 8);
   if (typeof fields === 'string') return fields;
   return { kind: 'argon2', variant, version, m, t, p, ...fields };
+}
+
+/** The reason an import is outside WorkOS's ranges, naming the parameter and the range; null inside. */
+function outsideRanges(parsed: Parsed, ranges: HashRanges): string | null {
+  const within = (value: number, range: ParameterRange) => value >= range.min && value <= range.max;
+  const span = (range: ParameterRange) => `${range.min} to ${range.max}`;
+  if (parsed.kind === 'pbkdf2') {
+    const range = ranges.pbkdf2Iterations[parsed.digest];
+    if (!range) {
+      return `pbkdf2 digest ${parsed.digest} is not accepted; WorkOS takes ${Object.keys(ranges.pbkdf2Iterations).join(' or ')}`;
+    }
+    if (!within(parsed.iterations, range)) {
+      return `pbkdf2 iterations (i) for ${parsed.digest} must be ${span(range)}`;
+    }
+  }
+  if (parsed.kind === 'argon2') {
+    const version = parsed.version === 0x13 ? 19 : 16;
+    if (!ranges.argon2Versions.includes(version)) {
+      return `argon2 version must be v=${ranges.argon2Versions.join(' or v=')} (this one is v=${version})`;
+    }
+    if (!within(parsed.m, ranges.argon2MemoryKiB)) {
+      return `argon2 memory (m) must be ${span(ranges.argon2MemoryKiB)} KiB`;
+    }
+    const minTime =
+      parsed.variant === 'argon2i'
+        ? Math.max(ranges.argon2Time.min, ranges.argon2iMinTime)
+        : ranges.argon2Time.min;
+    if (!within(parsed.t, { min: minTime, max: ranges.argon2Time.max })) {
+      return `argon2 iterations (t) must be ${minTime} to ${ranges.argon2Time.max} for ${parsed.variant}`;
+    }
+    if (!within(parsed.p, ranges.argon2Parallelism)) {
+      return `argon2 parallelism (p) must be ${span(ranges.argon2Parallelism)}`;
+    }
+  }
+  return null;
 }
 
 /** PHC `k=v,k=v` list with exactly the required names plus any of the optional ones. */
@@ -336,13 +413,13 @@ async function verifyParsed(parsed: Parsed, password: string): Promise<boolean> 
     case 'firebase-scrypt': {
       // Firebase's modified scrypt: the scrypt output is an AES-256-CTR key that encrypts the signer key.
       const salt = Buffer.concat([parsed.salt, parsed.saltSeparator]);
-      const key = await scryptAsync(password, salt, 32, parsed.memCost, parsed.rounds, 1);
+      const key = await scryptAsync(password, salt, 32, 2 ** parsed.memCost, parsed.rounds, 1);
       const cipher = createCipheriv('aes-256-ctr', key, Buffer.alloc(16));
       const out = Buffer.concat([cipher.update(parsed.signerKey), cipher.final()]);
       return timingSafeEqual(out.subarray(0, parsed.hash.length), parsed.hash);
     }
     case 'scrypt': {
-      const key = await scryptAsync(password, parsed.salt, parsed.hash.length, parsed.ln, parsed.r, parsed.p);
+      const key = await scryptAsync(password, parsed.salt, parsed.hash.length, parsed.n, parsed.r, parsed.p);
       return timingSafeEqual(key, parsed.hash);
     }
     case 'pbkdf2': {
@@ -360,8 +437,7 @@ async function verifyParsed(parsed: Parsed, password: string): Promise<boolean> 
   }
 }
 
-function scryptAsync(password: string, salt: Buffer, keylen: number, ln: number, r: number, p: number) {
-  const N = 2 ** ln;
+function scryptAsync(password: string, salt: Buffer, keylen: number, N: number, r: number, p: number) {
   const maxmem = 128 * N * r + 128 * r * p + 16 * 1024 * 1024;
   return new Promise<Buffer>((resolve, reject) =>
     scrypt(password, salt, keylen, { N, r, p, maxmem }, (err, key) => (err ? reject(err) : resolve(key))),

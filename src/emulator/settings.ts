@@ -2,6 +2,7 @@ import type {
   EmailTakenMode,
   EmulatorOptions,
   FaultOptions,
+  PasswordHashRangesOptions,
   RateLimitOptions,
   RateLimitRule,
   ScriptedFault,
@@ -9,6 +10,7 @@ import type {
 } from './options.js';
 import { SIGN_IN_STEPS } from './options.js';
 import { type PasswordPolicy, resolvePasswordPolicy } from './password-policy.js';
+import { DOCUMENTED_HASH_RANGES, type HashRanges } from './passwords.js';
 import type { EmulatorRuntimeSettings } from './types.js';
 
 const EMAIL_TAKEN_MODES: readonly EmailTakenMode[] = [
@@ -52,6 +54,62 @@ export function checkSignInSteps(steps: SignInSteps | undefined): SignInSteps {
     checked[trimmed.startsWith('user_') ? trimmed : trimmed.replace(/^@/, '').toLowerCase()] = step;
   }
   return checked;
+}
+
+function checkRange(value: unknown, name: string): { min: number; max: number } {
+  const range = value as { min?: unknown; max?: unknown } | null;
+  if (
+    typeof range !== 'object' ||
+    range === null ||
+    !Number.isInteger(range.min) ||
+    !Number.isInteger(range.max) ||
+    (range.min as number) < 1 ||
+    (range.min as number) > (range.max as number)
+  ) {
+    throw new EmulatorOptionError(name, 'must be { min, max } with whole numbers 1 <= min <= max');
+  }
+  return { min: range.min as number, max: range.max as number };
+}
+
+/** The documented ranges with the given ones laid over them; a bad value names its option. */
+export function resolveHashRanges(options: PasswordHashRangesOptions | undefined): HashRanges {
+  const given = options ?? {};
+  const pbkdf2Iterations = { ...DOCUMENTED_HASH_RANGES.pbkdf2Iterations };
+  for (const [digest, range] of Object.entries(given.pbkdf2Iterations ?? {})) {
+    if (digest !== 'sha1' && digest !== 'sha256' && digest !== 'sha512') {
+      throw new EmulatorOptionError('passwordHashRanges.pbkdf2Iterations', `has an unknown digest ${digest}`);
+    }
+    pbkdf2Iterations[digest] = checkRange(range, `passwordHashRanges.pbkdf2Iterations.${digest}`);
+  }
+  const versions = given.argon2Versions;
+  if (
+    versions !== undefined &&
+    (!Array.isArray(versions) || versions.length === 0 || versions.some((v) => v !== 16 && v !== 19))
+  ) {
+    throw new EmulatorOptionError(
+      'passwordHashRanges.argon2Versions',
+      'must be a non-empty list of 16 and/or 19',
+    );
+  }
+  const optionalRange = (key: 'argon2MemoryKiB' | 'argon2Time' | 'argon2Parallelism') =>
+    given[key] === undefined
+      ? DOCUMENTED_HASH_RANGES[key]
+      : checkRange(given[key], `passwordHashRanges.${key}`);
+  const minTime = given.argon2iMinTime;
+  if (minTime !== undefined && (!Number.isInteger(minTime) || minTime < 1)) {
+    throw new EmulatorOptionError(
+      'passwordHashRanges.argon2iMinTime',
+      'must be a whole number of at least 1',
+    );
+  }
+  return {
+    pbkdf2Iterations,
+    argon2Versions: versions ?? DOCUMENTED_HASH_RANGES.argon2Versions,
+    argon2MemoryKiB: optionalRange('argon2MemoryKiB'),
+    argon2Time: optionalRange('argon2Time'),
+    argon2iMinTime: minTime ?? DOCUMENTED_HASH_RANGES.argon2iMinTime,
+    argon2Parallelism: optionalRange('argon2Parallelism'),
+  };
 }
 
 // The documented WorkOS limits (docs/reference/rate-limits).
@@ -201,6 +259,7 @@ export interface ResolvedSettings {
   rateLimits: ResolvedRateLimits;
   faults: ResolvedFaults;
   passwordPolicy: PasswordPolicy;
+  passwordHashRanges: HashRanges;
   requireEmailVerification: boolean;
   signInSteps: SignInSteps;
   events: boolean;
@@ -226,6 +285,7 @@ export function resolveOptions(options: EmulatorOptions, defaults: { apiKey: str
     rateLimits: resolveRateLimits(options.rateLimits),
     faults: resolveFaults(options.faults),
     passwordPolicy,
+    passwordHashRanges: resolveHashRanges(options.passwordHashRanges),
     // WorkOS environments require verified emails unless turned off.
     requireEmailVerification: options.requireEmailVerification ?? true,
     signInSteps: checkSignInSteps(options.signInSteps),
@@ -245,6 +305,10 @@ export function applyRuntimeSettings(settings: ResolvedSettings, change: Emulato
       change.passwordPolicy === undefined
         ? settings.passwordPolicy
         : resolvePasswordPolicy(change.passwordPolicy),
+    passwordHashRanges:
+      change.passwordHashRanges === undefined
+        ? settings.passwordHashRanges
+        : resolveHashRanges(change.passwordHashRanges),
     requireEmailVerification: change.requireEmailVerification ?? settings.requireEmailVerification,
     signInSteps:
       change.signInSteps === undefined ? settings.signInSteps : checkSignInSteps(change.signInSteps),

@@ -1,6 +1,7 @@
 import type {
   EmailTakenMode,
   FaultOptions,
+  PasswordHashRangesOptions,
   PasswordPolicyOptions,
   RateLimitOptions,
   ScriptedFault,
@@ -72,6 +73,8 @@ export interface EmulatorRuntimeSettings {
   requireEmailVerification?: boolean;
   /** Replaces the whole table; `{}` clears it. */
   signInSteps?: SignInSteps;
+  /** Laid over the documented ranges; `{}` restores them. */
+  passwordHashRanges?: PasswordHashRangesOptions;
 }
 
 export interface EmulatorControl {

@@ -141,7 +141,7 @@ async function passwordFromBody(
     if (typeof hash !== 'string' || typeof hashType !== 'string') {
       throw badRequest('invalid_password_hash', 'password_hash and password_hash_type must be strings.');
     }
-    const problem = validateImportedHash(hashType, hash);
+    const problem = validateImportedHash(hashType, hash, ctx.settings.passwordHashRanges);
     if (problem !== null) throw badRequest('invalid_password_hash', `Invalid password hash: ${problem}.`);
     return { type: hashType as StoredPassword['type'], hash };
   }

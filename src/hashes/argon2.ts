@@ -3,8 +3,9 @@
  * absent, meaning Argon2 1.0) and Django's `argon2$` envelope around the same string.
  */
 import { decodeBase64 } from './base64.js';
-import { type Argon2Variant, emitArgon2Phc } from './emit.js';
+import { type Argon2Variant, emitArgon2 } from './emit.js';
 import { HASH_LIMITS } from './limits.js';
+import { checkArgon2Range, type ResolvedRanges } from './ranges.js';
 import { checkSaltAndDigest, converted, isFailure, readCount, readParams, unsupported } from './result.js';
 import type { Conversion } from './types.js';
 
@@ -12,7 +13,11 @@ const SHAPE =
   'This looks like an Argon2 hash but does not have the form $argon2id$v=19$m=..,t=..,p=..$<salt>$<hash>, so it was probably truncated or altered.';
 
 /** `text` is the PHC string, with any Django prefix already removed. */
-export function convertArgon2(text: string, format: 'argon2' | 'django-argon2'): Conversion {
+export function convertArgon2(
+  text: string,
+  format: 'argon2' | 'django-argon2',
+  ranges: ResolvedRanges,
+): Conversion {
   const parts = text.split('$');
   const variant = parts[1];
   if (parts[0] !== '' || (variant !== 'argon2id' && variant !== 'argon2i' && variant !== 'argon2d')) {
@@ -81,9 +86,11 @@ export function convertArgon2(text: string, format: 'argon2' | 'django-argon2'):
   }
   const sizes = checkSaltAndDigest(format, 'Argon2', salt, hash, HASH_LIMITS.argon2MinSaltBytes);
   if (sizes) return sizes;
+  const range = checkArgon2Range(format, { variant, version, m, t, p }, ranges);
+  if (range) return range;
   return converted(
     format,
     'argon2',
-    emitArgon2Phc({ variant: variant as Argon2Variant, version, m, t, p, salt, hash }),
+    emitArgon2({ variant: variant as Argon2Variant, version, m, t, p, salt, hash }),
   );
 }

@@ -11,6 +11,7 @@ import { decodeBase64 } from './base64.js';
 import type { Pbkdf2Digest } from './emit.js';
 import { HASH_LIMITS } from './limits.js';
 import { finishPbkdf2, readIterations } from './pbkdf2.js';
+import type { ResolvedRanges } from './ranges.js';
 import { isFailure, unsupported } from './result.js';
 import type { Conversion } from './types.js';
 
@@ -50,10 +51,10 @@ export function detectAspnetIdentity(text: string): 'aspnet-identity-v2' | 'aspn
   return null;
 }
 
-export function convertAspnetIdentity(text: string): Conversion {
+export function convertAspnetIdentity(text: string, ranges: ResolvedRanges): Conversion {
   const raw = decodeBlob(text);
   if (raw && raw.length === V2_LENGTH && raw[0] === 0x00) {
-    return finishPbkdf2('aspnet-identity-v2', 'sha1', 1000, raw.subarray(1, 17), raw.subarray(17));
+    return finishPbkdf2('aspnet-identity-v2', 'sha1', 1000, raw.subarray(1, 17), raw.subarray(17), ranges);
   }
   const format = 'aspnet-identity-v3';
   const v3 = raw ? v3Fields(raw) : null;
@@ -79,5 +80,5 @@ export function convertAspnetIdentity(text: string): Conversion {
     );
   }
   const salt = raw.subarray(V3_HEADER, V3_HEADER + v3.saltLength);
-  return finishPbkdf2(format, digest, iterations, salt, raw.subarray(V3_HEADER + v3.saltLength));
+  return finishPbkdf2(format, digest, iterations, salt, raw.subarray(V3_HEADER + v3.saltLength), ranges);
 }

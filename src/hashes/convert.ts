@@ -12,6 +12,7 @@ import {
   convertPbkdf2Phc,
   convertWerkzeugPbkdf2,
 } from './pbkdf2.js';
+import { resolveRanges } from './ranges.js';
 import { unsupported } from './result.js';
 import { convertDjangoScrypt, convertScryptPhc, convertWerkzeugScrypt } from './scrypt.js';
 import { convertSsha } from './ssha.js';
@@ -70,15 +71,16 @@ function convert(stored: unknown, options: HashOptions): Conversion {
   if (id.kind === 'firebase') return convertFirebaseExport(id.stored, options);
 
   const { text, format } = id;
+  const ranges = resolveRanges(options);
   switch (format) {
     case 'bcrypt':
       return convertBcrypt(text, format);
     case 'django-bcrypt':
       return convertBcrypt(text.slice('bcrypt$'.length), format);
     case 'argon2':
-      return convertArgon2(text, format);
+      return convertArgon2(text, format, ranges);
     case 'django-argon2':
-      return convertArgon2(text.slice('argon2'.length), format);
+      return convertArgon2(text.slice('argon2'.length), format, ranges);
     case 'scrypt':
       return convertScryptPhc(text);
     case 'django-scrypt':
@@ -86,19 +88,19 @@ function convert(stored: unknown, options: HashOptions): Conversion {
     case 'werkzeug-scrypt':
       return convertWerkzeugScrypt(text);
     case 'pbkdf2':
-      return convertPbkdf2Phc(text);
+      return convertPbkdf2Phc(text, ranges);
     case 'passlib-pbkdf2':
-      return convertPasslibPbkdf2(text);
+      return convertPasslibPbkdf2(text, ranges);
     case 'django-pbkdf2-sha256':
     case 'django-pbkdf2-sha1':
-      return convertDjangoPbkdf2(text);
+      return convertDjangoPbkdf2(text, ranges);
     case 'werkzeug-pbkdf2':
-      return convertWerkzeugPbkdf2(text);
+      return convertWerkzeugPbkdf2(text, ranges);
     case 'atlassian-pbkdf2':
-      return convertAtlassianPbkdf2(text);
+      return convertAtlassianPbkdf2(text, ranges);
     case 'aspnet-identity-v2':
     case 'aspnet-identity-v3':
-      return convertAspnetIdentity(text);
+      return convertAspnetIdentity(text, ranges);
     case 'ssha':
       return convertSsha(text);
     case 'firebase-scrypt':

@@ -112,6 +112,8 @@ function identifyText(text: string): Identified {
   if (text.startsWith('$')) {
     const end = text.indexOf('$', 1);
     const id = end === -1 ? text.slice(1) : text.slice(1, end);
+    // `$pbkdf2$i=..,d=..` is WorkOS's own PBKDF2 form; `$pbkdf2$<rounds>$` is passlib's SHA-1 one.
+    if (id === 'pbkdf2' && text.startsWith('$pbkdf2$i=')) return found('pbkdf2');
     const format = Object.hasOwn(MODULAR, id) ? MODULAR[id] : undefined;
     if (format) return found(format);
     if (id.startsWith('pbkdf2-')) {

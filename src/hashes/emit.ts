@@ -1,11 +1,8 @@
 /**
  * The strings sent to WorkOS as `password_hash`, one emitter per WorkOS type, and nowhere else.
- *
- * ASSUMPTION (workos-api.md, "Password hash formats"): WorkOS documents the `scrypt`, `pbkdf2` and `argon2`
- * types but not their exact string. These emit the PHC string format (standard base64 without padding),
- * which is what the emulator accepts. If WorkOS turns out to expect something else, change
- * `emitScryptPhc`, `emitPbkdf2Phc` and `emitArgon2Phc` here; nothing else builds these strings.
- * The `bcrypt`, `ssha` and `firebase-scrypt` forms are documented.
+ * Each is the exact form WorkOS's migration guide documents ("Importing passwords"): scrypt, pbkdf2 and
+ * argon2 are PHC strings with WorkOS's own parameter names (`n` is the cost itself, `kl` the key length,
+ * `d` the digest), salt and hash in standard base64 with the `=` padding trimmed.
  */
 import { Buffer } from 'node:buffer';
 import { base64Padded, base64Unpadded } from './base64.js';
@@ -42,34 +39,34 @@ export function emitFirebaseScrypt(fields: {
   );
 }
 
-/** ASSUMED (PHC): `$scrypt$ln=<log2 N>,r=<r>,p=<p>$<salt>$<hash>`. */
-export function emitScryptPhc(fields: {
-  ln: number;
+/** Documented: `$scrypt$v=1$n=<N>,r=<r>,p=<p>,kl=<key length>$<salt>$<hash>` (N itself, not log2). */
+export function emitScrypt(fields: {
+  n: number;
   r: number;
   p: number;
   salt: Uint8Array;
   hash: Uint8Array;
 }): string {
-  const { ln, r, p, salt, hash } = fields;
-  return `$scrypt$ln=${ln},r=${r},p=${p}$${base64Unpadded(salt)}$${base64Unpadded(hash)}`;
+  const { n, r, p, salt, hash } = fields;
+  return `$scrypt$v=1$n=${n},r=${r},p=${p},kl=${hash.length}$${base64Unpadded(salt)}$${base64Unpadded(hash)}`;
 }
 
-/** ASSUMED (PHC): `$pbkdf2-<digest>$i=<iterations>,l=<key length>$<salt>$<hash>`. */
-export function emitPbkdf2Phc(fields: {
+/** Documented: `$pbkdf2$i=<iterations>,d=<sha256|sha512>$<salt>$<hash>`. */
+export function emitPbkdf2(fields: {
   digest: Pbkdf2Digest;
   iterations: number;
   salt: Uint8Array;
   hash: Uint8Array;
 }): string {
   const { digest, iterations, salt, hash } = fields;
-  return `$pbkdf2-${digest}$i=${iterations},l=${hash.length}$${base64Unpadded(salt)}$${base64Unpadded(hash)}`;
+  return `$pbkdf2$i=${iterations},d=${digest}$${base64Unpadded(salt)}$${base64Unpadded(hash)}`;
 }
 
 /**
- * ASSUMED (PHC, as libargon2 writes it): `$<variant>$v=<version>$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>`.
- * The version is always written, also for Argon2 1.0 (`v=16`), which PHC strings may leave implicit.
+ * Documented: `$<argon2id|argon2i|argon2d>$v=19$m=<KiB>,t=<passes>,p=<lanes>$<salt>$<hash>`. The version
+ * is always written (a widened range may take 1.0, `v=16`, which PHC strings may leave implicit).
  */
-export function emitArgon2Phc(fields: {
+export function emitArgon2(fields: {
   variant: Argon2Variant;
   version: 16 | 19;
   m: number;

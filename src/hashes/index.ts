@@ -3,6 +3,7 @@
 export { analyze } from './analyze.js';
 export { detect, toWorkOS } from './convert.js';
 export { HASH_LIMITS } from './limits.js';
+export { WORKOS_HASH_RANGES } from './ranges.js';
 export {
   type AnalysisReasonCode,
   type Conversion,
@@ -13,9 +14,11 @@ export {
   type HashAnalysis,
   type HashFormat,
   type HashOptions,
+  type HashParameterRange,
   UNSUPPORTED_CODES,
   type UnsupportedCode,
   type UnsupportedHash,
   WORKOS_PASSWORD_HASH_TYPES,
+  type WorkosHashRanges,
   type WorkosPasswordHashType,
 } from './types.js';

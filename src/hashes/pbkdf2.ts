@@ -1,5 +1,6 @@
 /**
- * PBKDF2 in its common envelopes, all re-emitted as one PHC string:
+ * PBKDF2 in its common envelopes, all re-emitted as WorkOS's `$pbkdf2$i=..,d=..$salt$hash`:
+ * - WorkOS's own `$pbkdf2$i=<iterations>,d=<digest>$<salt>$<hash>` (standard base64);
  * - PHC `$pbkdf2-<digest>$i=<iterations>[,l=<key length>]$<salt>$<hash>` (standard base64);
  * - passlib `$pbkdf2-<digest>$<rounds>$<salt>$<hash>` and `$pbkdf2$...` (SHA-1), in passlib's "adapted
  *   base64" (`.` for `+`, no padding); the salt is the decoded bytes;
@@ -10,8 +11,9 @@
  */
 import { Buffer } from 'node:buffer';
 import { decodeBase64, decodeHex } from './base64.js';
-import { emitPbkdf2Phc, type Pbkdf2Digest } from './emit.js';
+import { emitPbkdf2, type Pbkdf2Digest } from './emit.js';
 import { HASH_LIMITS } from './limits.js';
+import { checkPbkdf2Range, type ResolvedRanges } from './ranges.js';
 import { checkSaltAndDigest, converted, isFailure, readCount, readParams, unsupported } from './result.js';
 import type { Conversion, HashFormat, UnsupportedHash } from './types.js';
 
@@ -37,7 +39,7 @@ function otherDigest(format: Pbkdf2Format): Conversion {
   return unsupported(
     format,
     'unsupported_variant',
-    'This PBKDF2 hash uses an HMAC digest other than SHA-1, SHA-256 or SHA-512, which WorkOS does not accept.',
+    'This PBKDF2 hash uses an HMAC digest other than SHA-1, SHA-256 or SHA-512, which WorkOS cannot verify.',
   );
 }
 
@@ -45,34 +47,44 @@ export function readIterations(format: Pbkdf2Format, text: string | undefined): 
   return readCount(format, text, 1, HASH_LIMITS.pbkdf2MaxIterations, 'PBKDF2 iteration count');
 }
 
-/** Checks sizes and emits; every PBKDF2 envelope ends here. */
+/** Checks sizes and WorkOS's ranges, then emits; every PBKDF2 envelope ends here. */
 export function finishPbkdf2(
   format: Pbkdf2Format,
   digest: Pbkdf2Digest,
   iterations: number,
   salt: Uint8Array,
   hash: Uint8Array,
+  ranges: ResolvedRanges,
 ): Conversion {
   const sizes = checkSaltAndDigest(format, 'PBKDF2', salt, hash);
   if (sizes) return sizes;
-  return converted(format, 'pbkdf2', emitPbkdf2Phc({ digest, iterations, salt, hash }));
+  const range = checkPbkdf2Range(format, digest, iterations, ranges);
+  if (range) return range;
+  return converted(format, 'pbkdf2', emitPbkdf2({ digest, iterations, salt, hash }));
 }
 
-/** `$pbkdf2-<digest>$i=..[,l=..]$salt$hash`. */
-export function convertPbkdf2Phc(text: string): Conversion {
+/** `$pbkdf2-<digest>$i=..[,l=..]$salt$hash` (PHC), or WorkOS's `$pbkdf2$i=..,d=<digest>$salt$hash`. */
+export function convertPbkdf2Phc(text: string, ranges: ResolvedRanges): Conversion {
   const format = 'pbkdf2';
   const parts = text.split('$');
   const shape =
-    'This looks like a PBKDF2 hash but does not have the form $pbkdf2-<digest>$i=..,l=..$<salt>$<hash>, so it was probably truncated or altered.';
+    'This looks like a PBKDF2 hash but does not have the form $pbkdf2-<digest>$i=..,l=..$<salt>$<hash> or $pbkdf2$i=..,d=<digest>$<salt>$<hash>, so it was probably truncated or altered.';
   const id = parts[1] ?? '';
-  if (parts[0] !== '' || !id.startsWith('pbkdf2-')) return unsupported(format, 'malformed', shape);
-  const digest = id.slice('pbkdf2-'.length);
-  if (!isDigest(digest)) return otherDigest(format);
+  const workosForm = id === 'pbkdf2';
+  if (parts[0] !== '' || !(workosForm || id.startsWith('pbkdf2-')))
+    return unsupported(format, 'malformed', shape);
   if (parts.length !== 5) return unsupported(format, 'malformed', shape);
   const params = readParams(parts[2] ?? '');
-  if (!params?.has('i') || [...params.keys()].some((k) => k !== 'i' && k !== 'l')) {
+  const allowed = workosForm ? ['i', 'd'] : ['i', 'l'];
+  if (
+    !params?.has('i') ||
+    (workosForm && !params.has('d')) ||
+    [...params.keys()].some((k) => !allowed.includes(k))
+  ) {
     return unsupported(format, 'malformed', shape);
   }
+  const digest = workosForm ? params.get('d') : id.slice('pbkdf2-'.length);
+  if (!isDigest(digest)) return otherDigest(format);
   const iterations = readIterations(format, params.get('i'));
   if (isFailure(iterations)) return iterations;
   const salt = decodeBase64(parts[3] ?? '');
@@ -90,11 +102,11 @@ export function convertPbkdf2Phc(text: string): Conversion {
       'This PBKDF2 hash has a key length (l) that does not match its digest, so it was probably truncated or altered.',
     );
   }
-  return finishPbkdf2(format, digest, iterations, salt, hash);
+  return finishPbkdf2(format, digest, iterations, salt, hash, ranges);
 }
 
 /** passlib: `$pbkdf2-sha256$<rounds>$<ab64 salt>$<ab64 hash>`, `$pbkdf2-sha512$...`, `$pbkdf2$...` (SHA-1). */
-export function convertPasslibPbkdf2(text: string): Conversion {
+export function convertPasslibPbkdf2(text: string, ranges: ResolvedRanges): Conversion {
   const format = 'passlib-pbkdf2';
   const parts = text.split('$');
   const id = parts[1] ?? '';
@@ -118,11 +130,11 @@ export function convertPasslibPbkdf2(text: string): Conversion {
       "This passlib PBKDF2 hash has a salt or digest that is not in passlib's adapted base64.",
     );
   }
-  return finishPbkdf2(format, digest, iterations, salt, hash);
+  return finishPbkdf2(format, digest, iterations, salt, hash, ranges);
 }
 
 /** Django: `pbkdf2_sha256$<iterations>$<salt>$<base64>` and `pbkdf2_sha1$...`. */
-export function convertDjangoPbkdf2(text: string): Conversion {
+export function convertDjangoPbkdf2(text: string, ranges: ResolvedRanges): Conversion {
   const parts = text.split('$');
   const digest = parts[0] === 'pbkdf2_sha1' ? 'sha1' : 'sha256';
   const format = digest === 'sha1' ? 'django-pbkdf2-sha1' : 'django-pbkdf2-sha256';
@@ -138,11 +150,11 @@ export function convertDjangoPbkdf2(text: string): Conversion {
   const hash = decodeBase64(parts[3] ?? '');
   if (!hash)
     return unsupported(format, 'malformed', 'This Django PBKDF2 hash has a digest that is not valid base64.');
-  return finishPbkdf2(format, digest, iterations, Buffer.from(parts[2] ?? '', 'utf8'), hash);
+  return finishPbkdf2(format, digest, iterations, Buffer.from(parts[2] ?? '', 'utf8'), hash, ranges);
 }
 
 /** Werkzeug: `pbkdf2:<digest>:<iterations>$<salt>$<hex>`. */
-export function convertWerkzeugPbkdf2(text: string): Conversion {
+export function convertWerkzeugPbkdf2(text: string, ranges: ResolvedRanges): Conversion {
   const format = 'werkzeug-pbkdf2';
   const parts = text.split('$');
   const method = (parts[0] ?? '').split(':');
@@ -169,11 +181,11 @@ export function convertWerkzeugPbkdf2(text: string): Conversion {
   const hash = decodeHex(parts[2] ?? '');
   if (!hash)
     return unsupported(format, 'malformed', 'This Werkzeug PBKDF2 hash has a digest that is not valid hex.');
-  return finishPbkdf2(format, digest, iterations, Buffer.from(parts[1] ?? '', 'utf8'), hash);
+  return finishPbkdf2(format, digest, iterations, Buffer.from(parts[1] ?? '', 'utf8'), hash, ranges);
 }
 
 /** Atlassian (Jira, Confluence, Crowd, Bitbucket): `{PKCS5S2}` + base64(salt[16] + key[32]). */
-export function convertAtlassianPbkdf2(text: string): Conversion {
+export function convertAtlassianPbkdf2(text: string, ranges: ResolvedRanges): Conversion {
   const format = 'atlassian-pbkdf2';
   const raw = decodeBase64(text.slice('{PKCS5S2}'.length));
   if (raw?.length !== 48) {
@@ -183,5 +195,5 @@ export function convertAtlassianPbkdf2(text: string): Conversion {
       'This looks like an Atlassian {PKCS5S2} hash but is not base64 of a 16-byte salt and a 32-byte key, so it was probably truncated or altered.',
     );
   }
-  return finishPbkdf2(format, 'sha1', 10_000, raw.subarray(0, 16), raw.subarray(16));
+  return finishPbkdf2(format, 'sha1', 10_000, raw.subarray(0, 16), raw.subarray(16), ranges);
 }

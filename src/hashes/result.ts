@@ -70,7 +70,7 @@ export function readCount(
 }
 
 /** 1048576 -> "1,048,576" (no Intl: its first use costs tens of milliseconds). */
-function groupDigits(n: number): string {
+export function groupDigits(n: number): string {
   return String(n).replace(/\B(?=(\d{3})+$)/g, ',');
 }
 

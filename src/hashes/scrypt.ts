@@ -1,11 +1,12 @@
 /**
- * Standard scrypt (not Firebase's variant): PHC `$scrypt$ln=..,r=..,p=..$salt$hash` (passlib, @phc/scrypt),
+ * Standard scrypt (not Firebase's variant), re-emitted as WorkOS's `$scrypt$v=1$n=..,r=..,p=..,kl=..$salt$hash`:
+ * WorkOS's own form, PHC `$scrypt$ln=..,r=..,p=..$salt$hash` (passlib, @phc/scrypt),
  * Django's `scrypt$<N>$<salt>$<r>$<p>$<base64>` and Werkzeug's `scrypt:<N>:<r>:<p>$<salt>$<hex>`. Django
  * and Werkzeug use the salt string's UTF-8 bytes as the salt and a 64-byte key.
  */
 import { Buffer } from 'node:buffer';
 import { decodeBase64, decodeHex } from './base64.js';
-import { emitScryptPhc } from './emit.js';
+import { emitScrypt } from './emit.js';
 import { HASH_LIMITS } from './limits.js';
 import { checkSaltAndDigest, converted, isFailure, readCount, readParams, unsupported } from './result.js';
 import type { Conversion, HashFormat, UnsupportedHash } from './types.js';
@@ -16,14 +17,20 @@ export function convertScryptPhc(text: string): Conversion {
   const format = 'scrypt';
   const parts = text.split('$');
   const shape =
-    'This looks like a scrypt hash but does not have the form $scrypt$ln=..,r=..,p=..$<salt>$<hash>, so it was probably truncated or altered.';
-  if (parts.length !== 5 || parts[0] !== '' || parts[1] !== 'scrypt')
-    return unsupported(format, 'malformed', shape);
+    'This looks like a scrypt hash but does not have the form $scrypt$ln=..,r=..,p=..$<salt>$<hash> or $scrypt$v=1$n=..,r=..,p=..,kl=..$<salt>$<hash>, so it was probably truncated or altered.';
+  if (parts[0] !== '' || parts[1] !== 'scrypt') return unsupported(format, 'malformed', shape);
+  // WorkOS's form carries a version segment and N itself; passlib's carries log2(N).
+  const workosForm = parts[2] === 'v=1';
+  if (workosForm) parts.splice(2, 1);
+  if (parts.length !== 5) return unsupported(format, 'malformed', shape);
   const params = readParams(parts[2] ?? '');
-  if (params?.size !== 3 || !params.has('ln') || !params.has('r') || !params.has('p')) {
+  const names = workosForm ? ['n', 'r', 'p', 'kl'] : ['ln', 'r', 'p'];
+  if (params?.size !== names.length || names.some((name) => !params.has(name))) {
     return unsupported(format, 'malformed', shape);
   }
-  const ln = readCount(format, params.get('ln'), 1, HASH_LIMITS.scryptMaxLn, 'scrypt log2(N) (ln)');
+  const ln = workosForm
+    ? readLog2N(format, params.get('n'))
+    : readCount(format, params.get('ln'), 1, HASH_LIMITS.scryptMaxLn, 'scrypt log2(N) (ln)');
   if (isFailure(ln)) return ln;
   const salt = decodeBase64(parts[3] ?? '');
   const hash = decodeBase64(parts[4] ?? '');
@@ -33,6 +40,13 @@ export function convertScryptPhc(text: string): Conversion {
       'malformed',
       'This scrypt hash has a salt or digest that is not valid base64.',
     );
+  if (workosForm && params.get('kl') !== String(hash.length)) {
+    return unsupported(
+      format,
+      'malformed',
+      'This scrypt hash has a key length (kl) that does not match its digest, so it was probably truncated or altered.',
+    );
+  }
   return finish(format, ln, params.get('r'), params.get('p'), salt, hash);
 }
 
@@ -119,5 +133,5 @@ function finish(
   }
   const sizes = checkSaltAndDigest(format, 'scrypt', salt, hash);
   if (sizes) return sizes;
-  return converted(format, 'scrypt', emitScryptPhc({ ln, r, p, salt, hash }));
+  return converted(format, 'scrypt', emitScrypt({ n: 2 ** ln, r, p, salt, hash }));
 }

@@ -22,11 +22,11 @@ export const HASH_FORMATS = Object.freeze([
   'argon2', // PHC $argon2id$ / $argon2i$ / $argon2d$
   'django-argon2', // argon2$argon2id$...
   // scrypt
-  'scrypt', // PHC $scrypt$ln=..,r=..,p=..$salt$hash
+  'scrypt', // PHC $scrypt$ln=..,r=..,p=..$salt$hash, or WorkOS's $scrypt$v=1$n=..,r=..,p=..,kl=..$salt$hash
   'django-scrypt', // scrypt$<N>$<salt>$<r>$<p>$<base64>
   'werkzeug-scrypt', // scrypt:<N>:<r>:<p>$<salt>$<hex>
   // pbkdf2
-  'pbkdf2', // PHC $pbkdf2-<digest>$i=..[,l=..]$salt$hash
+  'pbkdf2', // PHC $pbkdf2-<digest>$i=..[,l=..]$salt$hash, or WorkOS's $pbkdf2$i=..,d=<digest>$salt$hash
   'passlib-pbkdf2', // $pbkdf2[-<digest>]$<rounds>$<ab64 salt>$<ab64 hash>
   'django-pbkdf2-sha256', // pbkdf2_sha256$<iterations>$<salt>$<base64>
   'django-pbkdf2-sha1', // pbkdf2_sha1$<iterations>$<salt>$<base64>
@@ -96,6 +96,20 @@ export const UNSUPPORTED_CODES = Object.freeze([
   'unsupported_variant',
   /** The app mixes a secret pepper into its hashes (HashOptions.pepper). */
   'peppered',
+  /** PBKDF2 with a digest WorkOS does not import (SHA-1; WorkOS takes SHA-256 and SHA-512). */
+  'pbkdf2_digest_not_supported',
+  /** PBKDF2 with fewer iterations than WorkOS accepts for its digest (600,000 for SHA-256, 210,000 for SHA-512). */
+  'pbkdf2_iterations_below_workos_minimum',
+  /** PBKDF2 with more iterations than WorkOS accepts (1,000,000). */
+  'pbkdf2_iterations_above_workos_maximum',
+  /** Argon2 of a version WorkOS does not import (1.0, `v=16` or no version; WorkOS takes `v=19`). */
+  'argon2_version_not_supported',
+  /** Argon2 memory outside WorkOS's 4,096-262,144 KiB. */
+  'argon2_memory_out_of_range',
+  /** Argon2 passes outside WorkOS's 1-5 (argon2i: 3-5). */
+  'argon2_time_out_of_range',
+  /** Argon2 lanes outside WorkOS's 1-8. */
+  'argon2_parallelism_out_of_range',
   /** A Firebase hash without HashOptions.firebase. */
   'firebase_parameters_missing',
   /** HashOptions.firebase is present but unusable (bad base64, wrong types, a signer key that cannot match). */
@@ -112,7 +126,12 @@ export interface FirebaseStoredHash {
 
 /** A Firebase project's password hash parameters, as the console (or `firebase auth:export`) shows them. */
 // Defined in core because `defineUsersMapping({ hashOptions })` takes them; hashes may depend on core.
-export type { FirebaseHashParameters, HashOptions } from '../core/mapping.js';
+export type {
+  FirebaseHashParameters,
+  HashOptions,
+  HashParameterRange,
+  WorkosHashRanges,
+} from '../core/mapping.js';
 
 export interface ConvertedHash {
   ok: true;

@@ -84,7 +84,7 @@ export interface LoginFailure extends LoginAnswer {
 
 export type LoginResult = LoginSuccess | LoginFailure;
 
-/** WorkOS's sign-in step codes (403, or OAuth `error`) and the reason each becomes. */
+/** WorkOS's sign-in step codes (the client's `sign_in_step` kind) and the reason each becomes. */
 const SIGN_IN_STEPS: Record<string, LoginReason> = {
   email_verification_required: 'email-verification-required',
   mfa_enrollment: 'mfa-required',
@@ -97,22 +97,6 @@ const SIGN_IN_STEPS: Record<string, LoginReason> = {
   radar_sms_challenge: 'challenge-required',
   authentication_method_not_allowed: 'authentication-method-not-allowed',
 };
-
-function signInStep(error: unknown): { reason: LoginReason; token: string | undefined } | null {
-  const shape = (error ?? {}) as {
-    code?: unknown;
-    error?: unknown;
-    pendingAuthenticationToken?: unknown;
-    rawData?: { code?: unknown; error?: unknown; pending_authentication_token?: unknown };
-  };
-  for (const code of [shape.code, shape.rawData?.code, shape.error, shape.rawData?.error]) {
-    const reason = typeof code === 'string' ? SIGN_IN_STEPS[code] : undefined;
-    if (!reason) continue;
-    const token = shape.pendingAuthenticationToken ?? shape.rawData?.pending_authentication_token;
-    return { reason, token: typeof token === 'string' ? token : undefined };
-  }
-  return null;
-}
 
 /**
  * Legacy password checks per email in a sliding window, in this process: the legacy side gets the
@@ -283,6 +267,21 @@ export async function login(
     }
   }
 
+  const externalId = `${config.externalIdPrefix}${localUserId}`;
+  /** A sign-in (or a sign-in step) for another WorkOS user than the linked one: refused and re-checked. */
+  const identityMismatch = async (signedInWorkosUserId: string): Promise<LoginResult> => {
+    logger.warn(
+      { userId: localUserId, linkedWorkosUserId: workosUserId, signedInWorkosUserId },
+      'workos-migrate: WorkOS signed in a user other than the linked one; refused, and the user is queued for a re-check',
+    );
+    await db.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, false, false, NULL)`);
+    // Re-read the linked WorkOS user rather than trust the last-synced values.
+    await db.execute(
+      sql`UPDATE workos_migrate.outbox SET verifying = true WHERE user_id = ${localUserId} AND lease_token IS NULL`,
+    );
+    return refused('workos', 'identity-mismatch', localUserId);
+  };
+
   try {
     const answer = await workos.userManagement.authenticateWithPassword({
       clientId: config.workos.clientId,
@@ -293,22 +292,12 @@ export async function login(
     });
     // WorkOS signs in whoever holds the email there now: that counts only if it is the WorkOS user
     // linked to this local user (stored id on both sides, and our external id).
-    const externalId = `${config.externalIdPrefix}${localUserId}`;
     if (
       answer.user.id !== workosUserId ||
       (user.workosUserId !== null && user.workosUserId !== workosUserId) ||
       answer.user.externalId !== externalId
     ) {
-      logger.warn(
-        { userId: localUserId, linkedWorkosUserId: workosUserId, signedInWorkosUserId: answer.user.id },
-        'workos-migrate: WorkOS signed in a user other than the linked one; refused, and the user is queued for a re-check',
-      );
-      await db.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, false, false, NULL)`);
-      // Re-read the linked WorkOS user rather than trust the last-synced values.
-      await db.execute(
-        sql`UPDATE workos_migrate.outbox SET verifying = true WHERE user_id = ${localUserId} AND lease_token IS NULL`,
-      );
-      return refused('workos', 'identity-mismatch', localUserId);
+      return identityMismatch(answer.user.id);
     }
     await db.execute(
       sql`UPDATE workos_migrate.sync_state SET workos_signed_in_at = now()
@@ -327,9 +316,15 @@ export async function login(
   } catch (error) {
     const failure = classifyWorkosError(error);
     const workosSide = (reason: LoginReason): LoginResult => refused('workos', reason, localUserId);
-    const step = signInStep(error);
-    if (step) return refused('workos', step.reason, localUserId, { pendingAuthenticationToken: step.token });
-    if (failure.code === 'daily_quota_exceeded') return workosSide('quota-exceeded');
+    if (failure.kind === 'sign_in_step') {
+      // A step that names its user (MFA, organization selection) must name the linked one too.
+      const stepUserId = (error as { rawData?: { user?: { id?: unknown } } } | null)?.rawData?.user?.id;
+      if (typeof stepUserId === 'string' && stepUserId !== workosUserId) return identityMismatch(stepUserId);
+      return refused('workos', SIGN_IN_STEPS[failure.code ?? ''] ?? 'challenge-required', localUserId, {
+        pendingAuthenticationToken: failure.pendingAuthenticationToken ?? undefined,
+      });
+    }
+    if (failure.kind === 'quota_exceeded') return workosSide('quota-exceeded');
     if (failure.kind === 'rate_limited') return workosSide('rate-limited');
     if (unreachable(failure.kind)) {
       // Falling back is safe only while the legacy password is still the user's password: once they

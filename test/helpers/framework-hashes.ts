@@ -11,14 +11,34 @@ import { argon2d, argon2i, argon2id } from 'hash-wasm';
 
 export type Digest = 'sha1' | 'sha256' | 'sha512';
 
-/** Small work factors for tests: fast, but the same code paths as production settings. */
+/**
+ * Small work factors for tests: fast, but the same code paths as production settings. Argon2's are the
+ * least WorkOS imports (4,096 KiB, 1 pass); PBKDF2's 1,000 is below WorkOS's minimum, so a test at this
+ * count checks the mapping with widened ranges (`workosRanges`), and a test inside the range names it.
+ */
 export const SMALL = {
   bcryptCost: 4,
   pbkdf2Iterations: 1000,
   scryptN: 1024,
-  argon2: { m: 1024, t: 1, p: 1 },
+  argon2: { m: 4096, t: 1, p: 1 },
   firebase: { rounds: 8, memCost: 10 },
 } as const;
+
+const ANY_COUNT = { min: 1, max: 10_000_000 };
+
+/**
+ * Every WorkOS range widened, as for an environment WorkOS support widened: for tests of how a format's
+ * fields are mapped whatever WorkOS's documented ranges say. Fits both `hashOptions.workosRanges` and
+ * the emulator's `passwordHashRanges`.
+ */
+export const WIDE_HASH_RANGES = {
+  pbkdf2Iterations: { sha1: ANY_COUNT, sha256: ANY_COUNT, sha512: ANY_COUNT },
+  argon2Versions: [16, 19] as (16 | 19)[],
+  argon2MemoryKiB: { min: 8, max: 2 ** 20 },
+  argon2Time: { min: 1, max: 64 },
+  argon2iMinTime: 1,
+  argon2Parallelism: { min: 1, max: 64 },
+};
 
 const DIGEST_BYTES: Record<Digest, number> = { sha1: 20, sha256: 32, sha512: 64 };
 
@@ -222,7 +242,7 @@ function pbkdf2Bytes(password: string, salt: Uint8Array, iterations: number, key
   return pbkdf2Sync(Buffer.from(password, 'utf8'), salt, iterations, keylen, digest);
 }
 
-/** The PHC form WorkOS takes: `$pbkdf2-<digest>$i=<iterations>,l=<key length>$<b64 salt>$<b64 hash>`. */
+/** The PHC form with the digest in the id (passlib-style PHC): `$pbkdf2-<digest>$i=<iterations>,l=<key length>$<b64 salt>$<b64 hash>`. */
 export function pbkdf2Phc(
   password: string,
   options: { digest?: Digest; iterations?: number; salt?: Uint8Array; keyLength?: number } = {},
