@@ -1,21 +1,22 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { resolveConfig, type WorkosMigrateConfig } from '../core/config.js';
 import { query } from '../core/db.js';
 
 import { quoteIdent } from '../core/mapping.js';
+import { bucketOf, stickinessKey } from '../flags/bucketing.js';
 import { createFlags, type Flags, type FreezeState, type RolloutState } from '../flags/flags.js';
 import { createWorkosClient } from '../workos/client.js';
 import { enqueueBackfill } from './backfill.js';
 import { type CutoverDecision, decideCutover } from './cutover.js';
-import { idEquals } from './local-user.js';
+import { idColumnType, idEquals } from './local-user.js';
 import { type LoginInput, type LoginResult, login } from './login.js';
-import { type MigrationStatus, readStatus } from './status.js';
+import { type DeadLetterPage, type MigrationStatus, readDeadLetters, readStatus } from './status.js';
 import { Worker, type WorkerCounters } from './worker.js';
 
 export type { CutoverDecision, LegacyReason } from './cutover.js';
 export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from './login.js';
-export type { MigrationStatus } from './status.js';
+export type { DeadLetter, DeadLetterPage, MigrationStatus } from './status.js';
 
 /** `status()` plus the flags as this process sees them. */
 export interface MigrationStatusWithFlags extends MigrationStatus {
@@ -38,7 +39,11 @@ export interface WorkosMigrate {
     readonly leader: boolean;
     /** What this process's worker did since it was created (429s included), for progress displays. */
     readonly counters: Readonly<WorkerCounters>;
+    /** Writes per second the adaptive limiter allows now (at most `worker.ratePerSecond`). */
+    readonly currentRate: number;
   };
+  /** Sign-ins `login()` answered in this process, by side, reason and outcome (for metrics). */
+  signInCounts(): { side: 'workos' | 'legacy'; reason: string; ok: boolean; count: number }[];
   /** Enqueues the user at live priority and waits for a worker (this one or another instance). */
   syncNow(userId: string | number, options?: { timeoutMs?: number }): Promise<SyncResult>;
   /** Enqueues every user not yet synced, at backfill priority. Answers how many were added. */
@@ -59,8 +64,12 @@ export interface WorkosMigrate {
   start(options?: { worker?: boolean }): Promise<void>;
   /** Stops the worker and the flags (Unleash client, refresh timer). */
   close(): Promise<void>;
-  /** Requeues dead letters (optionally of one reason) after their cause is fixed. */
-  retryDead(reason?: string): Promise<number>;
+  /** Requeues dead letters (optionally of one reason, or one user) after their cause is fixed. */
+  retryDead(filter?: string | { reason?: string; userId?: string | number }): Promise<number>;
+  /** How many local users a rollout of `percent` would move from one side to the other, before it is set. */
+  rolloutPreview(percent: number): Promise<{ from: number; to: number; wouldMove: number }>;
+  /** Dead letters per user, by user id, a page at a time (`after` = the previous page's `next`). */
+  deadLetters(options?: { reason?: string; limit?: number; after?: string }): Promise<DeadLetterPage>;
   /** Releases deletes held by the mass-delete threshold. */
   confirmDeletes(): Promise<number>;
 }
@@ -81,6 +90,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
   const worker = new Worker(config, workos);
   const flags = createFlags(config);
   const { db, users } = config;
+  const signIns = new Map<string, number>();
 
   return {
     worker: {
@@ -95,7 +105,15 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       get counters() {
         return { ...worker.counters };
       },
+      get currentRate() {
+        return worker.limiter.currentRate;
+      },
     },
+    signInCounts: () =>
+      [...signIns].map(([key, count]) => {
+        const [side, reason, ok] = key.split('|') as ['workos' | 'legacy', string, string];
+        return { side, reason, ok: ok === 'ok', count };
+      }),
     async syncNow(userId, options = {}) {
       const id = String(userId);
       const exists = await query<{ n: number }>(
@@ -134,7 +152,10 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     },
     async login(input) {
       await flags.start();
-      return login(config, flags, workos, input);
+      const result = await login(config, flags, workos, input);
+      const key = `${result.side}|${result.reason}|${result.ok ? 'ok' : 'refused'}`;
+      signIns.set(key, (signIns.get(key) ?? 0) + 1);
+      return result;
     },
     async start(options = {}) {
       await flags.start();
@@ -144,16 +165,46 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       await worker.stop();
       await flags.close();
     },
-    async retryDead(reason) {
+    async retryDead(filter) {
+      const { reason, userId } = typeof filter === 'string' ? { reason: filter } : (filter ?? {});
       const rows = await query<{ user_id: string }>(
         db,
-        reason === undefined
-          ? sql`UPDATE workos_migrate.outbox SET dead = false, dead_reason = NULL, attempts = 0, next_attempt_at = now()
-                WHERE dead RETURNING user_id`
-          : sql`UPDATE workos_migrate.outbox SET dead = false, dead_reason = NULL, attempts = 0, next_attempt_at = now()
-                WHERE dead AND dead_reason = ${reason} RETURNING user_id`,
+        sql`UPDATE workos_migrate.outbox SET dead = false, dead_reason = NULL, attempts = 0, next_attempt_at = now()
+            WHERE dead
+              ${reason === undefined ? sql`` : sql`AND dead_reason = ${reason}`}
+              ${userId === undefined ? sql`` : sql`AND user_id = ${String(userId)}`}
+            RETURNING user_id`,
       );
       return rows.length;
+    },
+    async rolloutPreview(percent) {
+      await flags.start();
+      const from = flags.rollout().percent;
+      const [low, high] = from < percent ? [from, percent] : [percent, from];
+      let wouldMove = 0;
+      if (low === high) return { from, to: percent, wouldMove };
+      const id = sql.raw(quoteIdent(users.columns.id));
+      const email = sql.raw(quoteIdent(users.columns.email));
+      // Keyset batches by primary key: bounded memory at any table size; bucketing is Unleash's, in JS.
+      let after: SQL = sql``;
+      for (;;) {
+        const rows = await query<{ id: string; email: string | null }>(
+          db,
+          sql`SELECT ${id}::text AS id, ${email}::text AS email FROM ${sql.raw(users.users.qualified)}
+              ${after} ORDER BY ${id} LIMIT 10000`,
+        );
+        for (const row of rows) {
+          const key = stickinessKey(config.flags.stickiness, { userId: row.id, email: row.email ?? '' });
+          const bucket = bucketOf(config.flags.cutoverFlag, key);
+          if (bucket > low && bucket <= high) wouldMove += 1;
+        }
+        const last = rows.at(-1);
+        if (rows.length < 10000 || !last) return { from, to: percent, wouldMove };
+        after = sql`WHERE ${id} > ${last.id}::${sql.raw(await idColumnType(db, users))}`;
+      }
+    },
+    async deadLetters(options = {}) {
+      return readDeadLetters(db, users, await idColumnType(db, users), options);
     },
     async confirmDeletes() {
       const rows = await query<{ user_id: string }>(

@@ -1,0 +1,177 @@
+// The admin surface (src/admin) as both adapters mount it, on real PostgreSQL and the emulator: the
+// bearer scheme matched case-insensitively, the same routes and answers from Fastify and Express,
+// dead letters listed per user (emails masked) and retried per user or reason.
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type Adapter, type AdminApp, adminApp, emptyMigration } from './helpers/admin-apps.js';
+import { type AppDatabase, engineConfig, openPostgres } from './helpers/app.js';
+import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
+
+let app: AppDatabase & { url: string };
+let t: TestEmulator;
+const opened: AdminApp[] = [];
+const TOKEN = 'admin-token-0123456789abcdef-XYZ';
+
+beforeAll(async () => {
+  app = await openPostgres();
+  t = await startTestEmulator();
+});
+
+afterEach(async () => {
+  while (opened.length > 0) await opened.pop()?.close();
+  await emptyMigration(app);
+});
+
+afterAll(async () => {
+  await t?.close();
+  await app?.close();
+});
+
+async function open(adapter: Adapter, prefix?: string): Promise<AdminApp> {
+  const built = await adminApp(adapter, engineConfig(app.db, t.emulator), {
+    token: TOKEN,
+    ...(prefix ? { prefix } : {}),
+  });
+  opened.push(built);
+  return built;
+}
+
+/** Users left dead-lettered (the capture trigger queued them; no worker runs in these apps). */
+async function seedDead(rows: { email: string; reason: string }[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const { email, reason } of rows) {
+    const [row] = await app.exec(`INSERT INTO users (email) VALUES ($1) RETURNING id`, [email]);
+    const id = String(row?.id);
+    await app.exec(
+      `UPDATE workos_migrate.outbox SET dead = true, dead_reason = $2, attempts = 5, last_error = $3 WHERE user_id = $1`,
+      [id, reason, `refused: ${reason}`],
+    );
+    ids.push(id);
+  }
+  return ids;
+}
+
+describe.each(['fastify', 'express'] as const)('admin routes through %s', (adapter) => {
+  it('match the Bearer scheme case-insensitively and still refuse a wrong or missing token', async () => {
+    const admin = await open(adapter);
+    for (const scheme of ['Bearer', 'bearer', 'BEARER', 'bEaReR']) {
+      const res = await admin.call({
+        method: 'GET',
+        url: '/workos-migrate/status',
+        headers: { authorization: `${scheme} ${TOKEN}` },
+      });
+      expect(res.status, scheme).toBe(200);
+      expect(res.json()).toMatchObject({ users: 0, freeze: { on: false }, rollout: { percent: 0 } });
+    }
+    for (const authorization of [
+      `bearer ${TOKEN}x`,
+      `bearer ${TOKEN.slice(0, -1)}`,
+      `Basic ${TOKEN}`,
+      TOKEN,
+      'bearer ',
+    ]) {
+      const res = await admin.call({
+        method: 'GET',
+        url: '/workos-migrate/status',
+        headers: { authorization },
+      });
+      expect(res.status, authorization).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+    }
+    expect((await admin.call({ method: 'GET', url: '/workos-migrate/status' })).status).toBe(401);
+  });
+
+  it('set the freeze (a guarded route answers 503) and the rollout, with the same 400s and 409s', async () => {
+    const admin = await open(adapter, '/ops/migrate');
+    const auth = { authorization: `bearer ${TOKEN}` };
+    const bad = await admin.call({
+      method: 'POST',
+      url: '/ops/migrate/rollout',
+      headers: auth,
+      body: { percent: 101 },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.json()).toMatchObject({ error: 'invalid_request' });
+    const mismatch = await admin.call({
+      method: 'POST',
+      url: '/ops/migrate/freeze',
+      headers: auth,
+      body: { on: true, source: 'unleash' },
+    });
+    expect(mismatch.status).toBe(409);
+    expect(mismatch.json()).toMatchObject({ error: 'flag_source_mismatch' });
+
+    const freeze = await admin.call({
+      method: 'POST',
+      url: '/ops/migrate/freeze',
+      headers: auth,
+      body: { on: true },
+    });
+    expect(freeze.status).toBe(200);
+    expect(freeze.json()).toMatchObject({ on: true, source: 'stored' });
+    expect((await admin.call({ method: 'POST', url: '/signup' })).status).toBe(503);
+    const rollout = await admin.call({
+      method: 'POST',
+      url: '/ops/migrate/rollout',
+      headers: auth,
+      body: { percent: 30 },
+    });
+    expect(rollout.json()).toMatchObject({ percent: 30 });
+    expect(admin.migrate.flags.rollout().percent).toBe(30);
+    // The default prefix is not served when another is configured.
+    expect((await admin.call({ method: 'GET', url: '/workos-migrate/status', headers: auth })).status).toBe(
+      404,
+    );
+  });
+
+  it('list dead letters per user with masked emails, paginated, and retry one user or one reason', async () => {
+    const admin = await open(adapter);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const ids = await seedDead([
+      { email: 'alice@example.com', reason: 'invalid_email' },
+      { email: 'bob@example.com', reason: 'email_owned_elsewhere' },
+      { email: 'carol@example.com', reason: 'invalid_email' },
+    ]);
+    const first = await admin.call({ method: 'GET', url: '/workos-migrate/dead?limit=2', headers: auth });
+    expect(first.status).toBe(200);
+    const page = first.json() as { deadLetters: Record<string, unknown>[]; next: string | null };
+    expect(page.deadLetters).toHaveLength(2);
+    expect(page.deadLetters[0]).toMatchObject({
+      userId: ids[0],
+      reason: 'invalid_email',
+      message: 'refused: invalid_email',
+      attempts: 5,
+      email: 'a***@example.com',
+    });
+    expect(first.text).not.toContain('alice@');
+    expect(page.next).toBe(ids[1]);
+    const second = await admin.call({
+      method: 'GET',
+      url: `/workos-migrate/dead?limit=2&after=${page.next}`,
+      headers: auth,
+    });
+    expect((second.json() as typeof page).deadLetters.map((d) => d.userId)).toEqual([ids[2]]);
+    const filtered = await admin.call({
+      method: 'GET',
+      url: '/workos-migrate/dead?reason=invalid_email',
+      headers: auth,
+    });
+    expect((filtered.json() as typeof page).deadLetters.map((d) => d.userId)).toEqual([ids[0], ids[2]]);
+
+    const one = await admin.call({
+      method: 'POST',
+      url: '/workos-migrate/retry',
+      headers: auth,
+      body: { userId: ids[1] },
+    });
+    expect(one.json()).toEqual({ requeued: 1 });
+    expect((await admin.migrate.status()).dead).toEqual({ invalid_email: 2 });
+    const byReason = await admin.call({
+      method: 'POST',
+      url: '/workos-migrate/retry',
+      headers: auth,
+      body: { reason: 'invalid_email' },
+    });
+    expect(byReason.json()).toEqual({ requeued: 2 });
+    expect((await admin.migrate.status()).dead).toEqual({});
+  });
+});
