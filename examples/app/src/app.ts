@@ -95,8 +95,11 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       ipAddress: request.ip,
     });
     const body = { side: result.side, reason: result.reason, fellBack: result.fellBack };
-    if (!result.ok || result.localUserId === null)
-      return reply.code(401).send({ error: 'invalid_credentials', ...body });
+    // A step WorkOS asks for (verify the email, MFA, ...): a real app continues the flow with
+    // result.pendingAuthenticationToken; this example only says which step it is.
+    if (!result.ok && result.pendingAuthenticationToken !== undefined)
+      return reply.code(403).send({ error: 'sign_in_step', ...body });
+    if (!result.ok) return reply.code(401).send({ error: 'invalid_credentials', ...body });
     // The app keeps its own session; with AuthKit, use result.accessToken / refreshToken instead.
     return { ...body, userId: Number(result.localUserId), session: sign(Number(result.localUserId)) };
   });

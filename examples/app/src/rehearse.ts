@@ -185,16 +185,33 @@ for (let n = 1; sample.length < LOGIN_SAMPLE && n <= USERS; n += 7) {
 const logins: Record<string, number> = {};
 const loginFailures: string[] = [];
 const sides = new Map<number, string[]>();
+// WorkOS asks a user whose email is not verified to verify it (on by default, as in WorkOS): for a
+// user the app itself has not verified that is the expected step, not a lock-out.
+const unverified = new Set(
+  (await db.select({ email: users.email, verified: users.emailVerified }).from(users))
+    .filter((row) => !row.verified && row.email !== null)
+    .map((row) => String(row.email)),
+);
 for (const percent of [0, 10, 50, 100]) {
   await admin('/rollout', { percent });
   for (const n of sample) {
     const answer = await call('POST', '/login', { email: emailOf(n), password: passwordOf(n) });
     const side = String(answer.body.side);
-    if (answer.status !== 200)
+    const expectedStep =
+      answer.status === 403 &&
+      answer.body.reason === 'email-verification-required' &&
+      unverified.has(emailOf(n));
+    if (answer.status !== 200 && !expectedStep)
       loginFailures.push(`${emailOf(n)} at ${percent}%: ${String(answer.body.reason)}`);
     tally(
       logins,
-      `${percent}%: ${side} ${answer.status === 200 ? 'ok' : `failed (${String(answer.body.reason)})`}`,
+      `${percent}%: ${side} ${
+        answer.status === 200
+          ? 'ok'
+          : expectedStep
+            ? 'asked to verify the email'
+            : `failed (${String(answer.body.reason)})`
+      }`,
     );
     sides.set(n, [...(sides.get(n) ?? []), side]);
   }
