@@ -35,7 +35,8 @@ const PAGE = `<!doctype html>
   </section>
   <section><h2>Pending</h2>
     <p>live <b id="pending-live">0</b> · backfill <b id="pending-backfill">0</b> · deletes held <b id="deletes-held">0</b></p>
-    <p>mirror lag: oldest pending change <b id="lag">none</b></p>
+    <p>mirror lag (this instance, live changes): p50 <b id="lag-p50">-</b> · p99 <b id="lag-p99">-</b> ·
+      oldest pending change <b id="lag">none</b></p>
   </section>
   <section><h2>WorkOS writes and 429s (this instance)</h2><div id="chart"></div>
     <p>writes <b id="writes">0</b> · 429s <b id="rate-limited">0</b> · rate ceiling now <b id="ceiling">0</b>/s</p></section>
@@ -112,6 +113,9 @@ const SCRIPT = `'use strict';
     text('pending-live', n(s.pending.live)); text('pending-backfill', n(s.pending.backfill));
     text('deletes-held', n(s.deletesAwaitingConfirmation));
     text('lag', s.oldestPendingSeconds === null ? 'none' : duration(s.oldestPendingSeconds));
+    const lag = o.worker.mirrorLag;
+    text('lag-p50', lag.p50 === null ? '-' : (lag.p50 * 1000).toFixed(0) + ' ms');
+    text('lag-p99', lag.p99 === null ? '-' : (lag.p99 * 1000).toFixed(0) + ' ms');
     text('writes', n(o.worker.writes)); text('rate-limited', n(o.worker.rateLimited)); text('ceiling', o.worker.currentRate.toFixed(1));
     $('freeze').checked = s.freeze.on; text('freeze-source', '(' + s.freeze.source + ')');
     if (!sliding) { $('rollout').value = s.rollout.percent; text('rollout-value', s.rollout.percent); }

@@ -174,6 +174,7 @@ export function createAdminHandler(migrate: WorkosMigrate, options: AdminOptions
             writes,
             rateLimited,
             currentRate: migrate.worker.currentRate,
+            mirrorLag: migrate.worker.mirrorLag.percentiles(),
             running: migrate.worker.running,
             leader: migrate.worker.leader,
           },

@@ -131,6 +131,15 @@ export function createMetrics(migrate: WorkosMigrate, options: MetricsOptions = 
           .signInCounts()
           .map((c) => [{ side: c.side, reason: c.reason, outcome: c.ok ? 'ok' : 'refused' }, c.count]),
     );
+    new prom.Histogram({
+      name: 'workos_migrate_mirror_lag_seconds',
+      help: 'Live changes synced by this process: seconds from queued to confirmed by WorkOS.',
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+      collect() {
+        for (const seconds of migrate.worker.mirrorLag.drain()) this.observe(seconds);
+      },
+    });
     new prom.Gauge({
       name: 'workos_migrate_rate_ceiling',
       help: 'WorkOS writes per second the adaptive limiter allows now (this process).',

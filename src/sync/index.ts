@@ -9,6 +9,7 @@ import { createFlags, type Flags, type FreezeState, type RolloutState } from '..
 import { createWorkosClient } from '../workos/client.js';
 import { enqueueBackfill } from './backfill.js';
 import { type CutoverDecision, decideCutover } from './cutover.js';
+import type { MirrorLag } from './lag.js';
 import { idColumnType, idEquals } from './local-user.js';
 import { type LoginInput, type LoginResult, login } from './login.js';
 import { type DeadLetterPage, type MigrationStatus, readDeadLetters, readStatus } from './status.js';
@@ -41,6 +42,8 @@ export interface WorkosMigrate {
     readonly counters: Readonly<WorkerCounters>;
     /** Writes per second the adaptive limiter allows now (at most `worker.ratePerSecond`). */
     readonly currentRate: number;
+    /** Queue-to-confirmed lag of live changes synced by this process. */
+    readonly mirrorLag: MirrorLag;
   };
   /** Sign-ins `login()` answered in this process, by side, reason and outcome (for metrics). */
   signInCounts(): { side: 'workos' | 'legacy'; reason: string; ok: boolean; count: number }[];
@@ -108,6 +111,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       get currentRate() {
         return worker.limiter.currentRate;
       },
+      mirrorLag: worker.mirrorLag,
     },
     signInCounts: () =>
       [...signIns].map(([key, count]) => {

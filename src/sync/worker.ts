@@ -9,6 +9,7 @@ import { query } from '../core/db.js';
 import { WorkosMigrateError } from '../core/errors.js';
 import { installedState } from '../drizzle/sql.js';
 import { classifyWorkosError, type WorkosCallError } from '../workos/client.js';
+import { LagRecorder } from './lag.js';
 import { acquireLeadership, releaseLeadership } from './leader.js';
 import {
   type ClaimedRow,
@@ -40,6 +41,8 @@ export interface WorkerCounters {
 export class Worker {
   readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   readonly limiter: AdaptiveRateLimiter;
+  /** Live changes' queue-to-confirmed lag (metrics, dashboard). */
+  readonly mirrorLag = new LagRecorder();
   readonly counters: WorkerCounters = {
     processed: 0,
     writes: 0,
@@ -262,6 +265,7 @@ export class Worker {
           } else {
             await complete(db, row, outcome.passwordSent);
           }
+          if (row.priority === 0) this.mirrorLag.record((Date.now() - Date.parse(row.enqueuedAt)) / 1000);
           return;
         case 'hold_deletes': {
           const held = await holdDeletes(db);
