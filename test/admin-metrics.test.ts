@@ -5,16 +5,12 @@
 import bcrypt from 'bcryptjs';
 import { sql } from 'drizzle-orm';
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MigrationStatusWithFlags } from 'workos-migrate';
-import { type Adapter, type AdminApp, adminApp, emptyMigration } from './helpers/admin-apps.js';
-import { type AppDatabase, engineConfig, openPostgres } from './helpers/app.js';
-import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
+import { type Adapter, type AdminApp, adminTestbed } from './helpers/admin-apps.js';
 import { waitFor } from './helpers/wait.js';
 
-let app: AppDatabase & { url: string };
-let t: TestEmulator;
-const opened: AdminApp[] = [];
+const bed = adminTestbed({ requireEmailVerification: false });
 const TOKEN = 'metrics-token-0123456789abcdef';
 const auth = { authorization: `Bearer ${TOKEN}` };
 
@@ -44,27 +40,11 @@ const series = (samples: Sample[], name: string, label?: string): Record<string,
   );
 const one = (samples: Sample[], name: string) => series(samples, name)[''];
 
-beforeAll(async () => {
-  app = await openPostgres();
-  t = await startTestEmulator({ requireEmailVerification: false });
-});
-
-afterEach(async () => {
-  while (opened.length > 0) await opened.pop()?.close();
-  await emptyMigration(app);
-  t.emulator.control.reset();
-});
-
-afterAll(async () => {
-  await t?.close();
-  await app?.close();
-});
-
 /** Five users synced by the app's worker, two waiting (not yet due), three dead for two reasons. */
 async function seed(admin: AdminApp): Promise<void> {
   const hash = bcrypt.hashSync('password-1', 4);
   for (let i = 1; i <= 5; i++) {
-    await app.exec(`INSERT INTO users (email, password_hash, email_verified) VALUES ($1, $2, true)`, [
+    await bed.app.exec(`INSERT INTO users (email, password_hash, email_verified) VALUES ($1, $2, true)`, [
       `synced${i}@example.com`,
       i === 5 ? null : hash,
     ]);
@@ -73,11 +53,11 @@ async function seed(admin: AdminApp): Promise<void> {
   await waitFor(async () => (await admin.migrate.status()).synced === 5, 30_000);
   await waitFor(async () => (await admin.migrate.status()).pending.live === 0, 30_000);
   // Queued and not due for an hour: pending while the worker runs.
-  await app.db.transaction(async (tx) => {
+  await bed.app.db.transaction(async (tx) => {
     await tx.execute(sql`INSERT INTO users (email) VALUES ('later1@example.com'), ('later2@example.com')`);
     await tx.execute(sql`UPDATE workos_migrate.outbox SET next_attempt_at = now() + interval '1 hour'`);
   });
-  await app.db.transaction(async (tx) => {
+  await bed.app.db.transaction(async (tx) => {
     await tx.execute(
       sql`INSERT INTO users (email) VALUES ('dead1@example.com'), ('dead2@example.com'), ('dead3@example.com')`,
     );
@@ -96,8 +76,7 @@ async function seed(admin: AdminApp): Promise<void> {
 
 describe.each(['fastify', 'express'] as const)('GET /metrics through %s', (adapter: Adapter) => {
   it('answers the same numbers as status(), plus the counters, lag histogram and sign-ins', async () => {
-    const admin = await adminApp(adapter, engineConfig(app.db, t.emulator), { token: TOKEN });
-    opened.push(admin);
+    const admin = await bed.open(adapter, { token: TOKEN });
     await seed(admin);
 
     expect((await admin.call({ method: 'GET', url: '/workos-migrate/metrics' })).status).toBe(401);
@@ -144,12 +123,8 @@ describe.each(['fastify', 'express'] as const)('GET /metrics through %s', (adapt
 
   it("registers on the app's own prom-client registry when given one", async () => {
     const registry = new Registry();
-    const admin = await adminApp(adapter, engineConfig(app.db, t.emulator), {
-      token: TOKEN,
-      metrics: { registry },
-    });
-    opened.push(admin);
-    await app.exec(`INSERT INTO users (email) VALUES ('one@example.com')`);
+    const admin = await bed.open(adapter, { token: TOKEN, metrics: { registry } });
+    await bed.app.exec(`INSERT INTO users (email) VALUES ('one@example.com')`);
     // The app's own scrape, without anyone calling our route first.
     const samples = parse(await registry.metrics());
     expect(one(samples, 'workos_migrate_users')).toBe(1);

@@ -1,47 +1,22 @@
 // The admin surface (src/admin) as both adapters mount it, on real PostgreSQL and the emulator: the
 // bearer scheme matched case-insensitively, the same routes and answers from Fastify and Express,
 // dead letters listed per user (emails masked) and retried per user or reason.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type Adapter, type AdminApp, adminApp, emptyMigration } from './helpers/admin-apps.js';
-import { type AppDatabase, engineConfig, openPostgres } from './helpers/app.js';
-import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
+import { describe, expect, it } from 'vitest';
+import { type Adapter, type AdminApp, adminTestbed } from './helpers/admin-apps.js';
 
-let app: AppDatabase & { url: string };
-let t: TestEmulator;
-const opened: AdminApp[] = [];
+const bed = adminTestbed();
 const TOKEN = 'admin-token-0123456789abcdef-XYZ';
 
-beforeAll(async () => {
-  app = await openPostgres();
-  t = await startTestEmulator();
-});
-
-afterEach(async () => {
-  while (opened.length > 0) await opened.pop()?.close();
-  await emptyMigration(app);
-});
-
-afterAll(async () => {
-  await t?.close();
-  await app?.close();
-});
-
-async function open(adapter: Adapter, prefix?: string): Promise<AdminApp> {
-  const built = await adminApp(adapter, engineConfig(app.db, t.emulator), {
-    token: TOKEN,
-    ...(prefix ? { prefix } : {}),
-  });
-  opened.push(built);
-  return built;
-}
+const open = (adapter: Adapter, prefix?: string): Promise<AdminApp> =>
+  bed.open(adapter, { token: TOKEN, ...(prefix ? { prefix } : {}) });
 
 /** Users left dead-lettered (the capture trigger queued them; no worker runs in these apps). */
 async function seedDead(rows: { email: string; reason: string }[]): Promise<string[]> {
   const ids: string[] = [];
   for (const { email, reason } of rows) {
-    const [row] = await app.exec(`INSERT INTO users (email) VALUES ($1) RETURNING id`, [email]);
+    const [row] = await bed.app.exec(`INSERT INTO users (email) VALUES ($1) RETURNING id`, [email]);
     const id = String(row?.id);
-    await app.exec(
+    await bed.app.exec(
       `UPDATE workos_migrate.outbox SET dead = true, dead_reason = $2, attempts = 5, last_error = $3 WHERE user_id = $1`,
       [id, reason, `refused: ${reason}`],
     );

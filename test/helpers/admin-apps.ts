@@ -3,9 +3,12 @@
 import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
 import request from 'supertest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { WorkosMigrate, WorkosMigrateConfig } from 'workos-migrate';
 import { createWorkosMigrateMiddleware, type WorkosMigrateExpressOptions } from 'workos-migrate/express';
 import workosMigrate, { type WorkosMigrateFastifyOptions } from 'workos-migrate/fastify';
+import { type AppDatabase, engineConfig, openPostgres } from './app.js';
+import { startTestEmulator, type TestEmulator } from './emulator.js';
 
 export interface AdminCall {
   method: 'GET' | 'POST';
@@ -43,7 +46,8 @@ export async function adminApp(
   admin: NonNullable<WorkosMigrateFastifyOptions['admin']>,
 ): Promise<AdminApp> {
   if (adapter === 'fastify') {
-    const fastify: FastifyInstance = Fastify();
+    // Trusting the proxy header lets a test speak as if over HTTPS (X-Forwarded-Proto: https).
+    const fastify: FastifyInstance = Fastify({ trustProxy: true });
     const { worker: _worker, ...rest } = config;
     await fastify.register(workosMigrate, { ...rest, worker: false, admin } as WorkosMigrateFastifyOptions);
     fastify.post('/signup', { config: { workosMigrate: { freeze: true } } }, async () => ({ created: true }));
@@ -65,6 +69,7 @@ export async function adminApp(
   const mw = createWorkosMigrateMiddleware({ ...config, admin } as WorkosMigrateExpressOptions);
   await mw.start({ worker: false });
   const server = express();
+  server.set('trust proxy', true);
   // No body parser on purpose for the admin paths: the middleware reads JSON itself when none ran.
   server.use(mw);
   server.post('/signup', mw.freezeGuard(), (_req, res) => {
@@ -93,4 +98,41 @@ export async function emptyMigration(app: { exec(statement: string): Promise<unk
   await app.exec('ALTER TABLE users DISABLE TRIGGER workos_migrate_capture_truncate');
   await app.exec('TRUNCATE users');
   await app.exec('ALTER TABLE users ENABLE TRIGGER workos_migrate_capture_truncate');
+}
+
+/**
+ * A test file's shared parts: one database with the library installed, the emulator, and the admin
+ * apps it opens (closed, and the migration emptied, after each test).
+ */
+export function adminTestbed(emulatorOptions?: Parameters<typeof startTestEmulator>[0]) {
+  let app: AppDatabase & { url: string };
+  let t: TestEmulator;
+  const opened: AdminApp[] = [];
+  beforeAll(async () => {
+    app = await openPostgres();
+    t = await startTestEmulator(emulatorOptions);
+  });
+  afterEach(async () => {
+    while (opened.length > 0) await opened.pop()?.close();
+    await emptyMigration(app);
+    t.emulator.control.reset();
+  });
+  afterAll(async () => {
+    await t?.close();
+    await app?.close();
+  });
+  return {
+    get app() {
+      return app;
+    },
+    get emulator() {
+      return t.emulator;
+    },
+    config: (): WorkosMigrateConfig => engineConfig(app.db, t.emulator),
+    async open(adapter: Adapter, admin: NonNullable<WorkosMigrateFastifyOptions['admin']>) {
+      const built = await adminApp(adapter, engineConfig(app.db, t.emulator), admin);
+      opened.push(built);
+      return built;
+    },
+  };
 }
