@@ -175,7 +175,7 @@ export const retryCommand: CliCommand = {
             // A named user that is not dead-lettered is a failed request, not a silent no-op.
             const code = user && requeued === 0 ? EXIT_FAILED : EXIT_OK;
             if (flags.json) {
-              ctx.io.stdout(jsonLine({ requeued, reason: reason ?? null, user: user ?? null }));
+              ctx.io.stdout(jsonLine({ requeued, reason: reason ?? null, ...(user ? { user } : {}) }));
               return code;
             }
             if (user) {
