@@ -12,13 +12,9 @@
 // high-water mark), read from /proc every 200 ms. Target: wall / (users / rate) <= 1.05.
 // Prints a markdown table and writes bench/results/cli-import.md (or --out <name>.md).
 
-import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import {
-  BIN,
   bcryptHash,
+  cliWorkdir,
   commandLine,
   cpuMeter,
   flags,
@@ -26,8 +22,8 @@ import {
   fmtInt,
   machineLines,
   pass,
-  ROOT,
   runBench,
+  runCli,
   serverVersion,
   setupApp,
   startEmulatorChild,
@@ -44,41 +40,6 @@ const args = flags({
   timeout: 3600,
 });
 
-const CONFIG = `import { boolean, pgTable, serial, text } from 'drizzle-orm/pg-core';
-import { defineConfig, defineUsersMapping } from 'workos-migrate';
-import { workosUserId } from 'workos-migrate/drizzle';
-
-const users = pgTable('users', {
-  id: serial('id').primaryKey(),
-  email: text('email'),
-  firstName: text('first_name'),
-  lastName: text('last_name'),
-  emailVerified: boolean('email_verified').notNull().default(false),
-  passwordHash: text('password_hash'),
-  disabled: boolean('disabled').notNull().default(false),
-  plan: text('plan'),
-  workosUserId: workosUserId(),
-});
-
-export default defineConfig({
-  users: defineUsersMapping({
-    table: users, id: users.id, email: users.email, firstName: users.firstName, lastName: users.lastName,
-    emailVerified: users.emailVerified, passwordHash: users.passwordHash, disabled: users.disabled,
-    metadata: { plan: users.plan },
-  }),
-  externalIdPrefix: 'app_',
-});
-`;
-
-function vmHwmKiB(pid) {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) : null;
-  } catch {
-    return null;
-  }
-}
-
 await runBench('cli-import', args.timeout, async (h) => {
   const postgres = await startPostgres({ settings: DURABLE });
   h.defer(() => postgres.stop());
@@ -90,44 +51,21 @@ await runBench('cli-import', args.timeout, async (h) => {
   const version = await serverVersion(app.client);
   const emulator = await startEmulatorChild(h, ['--latency', args.latency, '--no-rate-limit', '--no-events']);
 
-  const dir = mkdtempSync(join(tmpdir(), 'wm-bench-import-'));
-  h.defer(async () => rmSync(dir, { recursive: true, force: true }));
-  mkdirSync(join(dir, 'node_modules'));
-  symlinkSync(ROOT, join(dir, 'node_modules', 'workos-migrate'), 'dir');
-  symlinkSync(join(ROOT, 'node_modules', 'drizzle-orm'), join(dir, 'node_modules', 'drizzle-orm'), 'dir');
-  writeFileSync(join(dir, 'workos-migrate.config.mjs'), CONFIG);
+  const dir = cliWorkdir(h, 'wm-bench-import-');
 
   console.error(`cli-import: importing ${fmtInt(args.users)} users at --rate ${args.rate} ...`);
   const cpu = cpuMeter();
-  const started = Date.now();
-  const child = spawn(
-    process.execPath,
-    [BIN, 'import', '--rate', String(args.rate), '--concurrency', String(args.concurrency), '--json'],
+  const { code, stdout, wallSeconds, peakKiB } = await runCli(
+    h,
+    dir,
+    ['import', '--rate', String(args.rate), '--concurrency', String(args.concurrency), '--json'],
     {
-      cwd: dir,
-      env: {
-        ...process.env,
-        DATABASE_URL: app.url,
-        WORKOS_API_KEY: emulator.apiKey,
-        WORKOS_CLIENT_ID: emulator.clientId,
-        WORKOS_API_URL: emulator.url,
-      },
-      stdio: ['ignore', 'pipe', 'ignore'],
+      DATABASE_URL: app.url,
+      WORKOS_API_KEY: emulator.apiKey,
+      WORKOS_CLIENT_ID: emulator.clientId,
+      WORKOS_API_URL: emulator.url,
     },
   );
-  h.track(child.pid);
-  let stdout = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk) => {
-    stdout += chunk;
-  });
-  let peakKiB = 0;
-  const sampler = setInterval(() => {
-    peakKiB = Math.max(peakKiB, vmHwmKiB(child.pid) ?? 0);
-  }, 200);
-  const code = await new Promise((resolve) => child.on('close', resolve));
-  clearInterval(sampler);
-  h.untrack(child.pid);
-  const wallSeconds = (Date.now() - started) / 1000;
   const busy = cpu();
   const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}');
   const ideal = args.users / args.rate;

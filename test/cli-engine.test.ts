@@ -2,7 +2,7 @@
 // operator runs them: a temp directory holding a TypeScript `workos-migrate.config.ts` without `db`
 // (so DATABASE_URL is used), a real PostgreSQL database and the emulator.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -534,6 +534,18 @@ export default defineConfig({
       ]);
       expect(failed.orphans.map((o) => o.email)).toEqual(['stranger@example.com']);
     }
+    // --out: every drift entry as a JSON line in the file; the report says how many and where.
+    const out = join(dir, 'drift.jsonl');
+    const written = await run(['verify', '--full', '--out', out, '--json']);
+    expect(written.code).toBe(1);
+    expect(json<{ driftTotal: number; driftFile: string }>(written)).toMatchObject({
+      driftTotal: 1,
+      driftFile: out,
+    });
+    const lines = readFileSync(out, 'utf8').trim().split('\n');
+    expect(lines.map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ userId: '4', problem: 'field_drift' }),
+    ]);
     const human = await run(['verify']);
     expect(human.code).toBe(1);
     expect(human.stdout).toMatch(/^FAIL\s+read-back/m);

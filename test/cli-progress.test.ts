@@ -22,6 +22,16 @@ describe('progress rendering', () => {
     );
   });
 
+  it('says what the end of an import waits for: re-checks after unanswered calls', () => {
+    const waiting = { ...sample, failed: {}, recheck: { users: 9, seconds: 54 } };
+    expect(renderLine(waiting, null, null)).toBe(
+      'import: 1,234/5,000 (24.7%), -/s, ETA ?, 429s 3, failed 0, waiting 54s to re-check 9 after unanswered calls',
+    );
+    expect(renderBar(waiting, null, null, 200)).toContain(
+      '| waiting 54s to re-check 9 after unanswered calls',
+    );
+  });
+
   it('rate over a sliding window, and the ETA it gives', () => {
     const estimator = new RateEstimator(10_000);
     estimator.add(0, 0);

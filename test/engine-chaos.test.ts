@@ -1,10 +1,13 @@
 // The chaos run of the engine issue: a backfill of 1,000 users while 300 live writes happen, against a
 // WorkOS that fails in every way the emulator knows, with the worker restarted three times.
 import bcrypt from 'bcryptjs';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import type { Logger, WorkosMigrate } from 'workos-migrate';
-import { type AppDatabase, engine, openPostgres } from './helpers/app.js';
+import type { DrizzleDatabase, Logger, WorkosMigrate } from 'workos-migrate';
+import { type AppDatabase, engine, openPostgres, resetTables } from './helpers/app.js';
 import { startTestEmulator } from './helpers/emulator.js';
+import { waitFor } from './helpers/wait.js';
 
 const USERS = 1_000;
 const LIVE_WRITES = 300;
@@ -194,3 +197,91 @@ it('ends with every local user exactly once in WorkOS, equal fields and working 
   expect(faults.error ?? 0).toBeGreaterThan(0);
   expect(faults.applied_unanswered ?? 0).toBeGreaterThan(0);
 }, 240_000);
+
+it('a worker killed after WorkOS applied its creates, emails changed, a stranger planted: ours adopted, the stranger untouched', async () => {
+  t.emulator.control.reset();
+  await resetTables(app);
+  const CRASHED = 10;
+  const pending = async () =>
+    Number((await app.exec('SELECT count(*)::int AS n FROM workos_migrate.outbox WHERE NOT dead'))[0]?.n);
+
+  // 1. A worker on its own connection pool; every create is applied by WorkOS but answered only after
+  // 800 ms (inside the client timeout). While they are in flight the process "dies": its database
+  // connections end, so nothing of what WorkOS did is recorded.
+  const client = postgres(app.url, { max: 5, onnotice: () => {} });
+  const crashing = engine(
+    drizzle(client) as unknown as DrizzleDatabase,
+    { ...t.emulator, apiKey: API_KEY },
+    { logger, worker: { concurrency: 16, leaseMs: 6_000 } },
+  );
+  t.emulator.control.script({
+    kind: 'stall',
+    method: 'POST',
+    path: '/user_management/users',
+    delayMs: 800,
+    count: CRASHED,
+  });
+  await crashing.worker.start();
+  const crashed: string[] = [];
+  for (let i = 0; i < CRASHED; i++) {
+    const [row] = await app.exec(
+      `INSERT INTO users (email, first_name, email_verified) VALUES ($1, 'Crash', true) RETURNING id::text AS id`,
+      [`crash${i}@example.com`],
+    );
+    crashed.push(String(row?.id));
+  }
+  await waitFor(
+    () => t.emulator.control.counters().faults.stall === CRASHED,
+    20_000,
+    'every create in flight',
+  );
+  await client.end({ timeout: 0 });
+  await waitFor(() => t.emulator.control.userCount() === CRASHED, 20_000, 'every create applied in WorkOS');
+  await crashing.worker.stop();
+  expect(await app.exec('SELECT user_id FROM workos_migrate.sync_state')).toEqual([]);
+
+  // 2. Before the restart: every one of them changes email.
+  for (const [i, id] of crashed.entries())
+    await app.exec('UPDATE users SET email = $1 WHERE id = $2', [`moved-crash${i}@example.com`, id]);
+
+  // 3. Legacy users for the backfill, and just before it, a stranger carrying one of their external ids.
+  await app.exec('ALTER TABLE users DISABLE TRIGGER workos_migrate_capture');
+  const legacy = (
+    await app.exec(
+      `INSERT INTO users (email, first_name) SELECT 'legacy' || g || '@example.com', 'Legacy' FROM generate_series(1, 5) g
+       RETURNING id::text AS id`,
+    )
+  ).map((row) => String(row.id));
+  await app.exec('ALTER TABLE users ENABLE TRIGGER workos_migrate_capture');
+  const [stranger] = await t.emulator.control.seedUsers([
+    { email: 'stranger@example.com', first_name: 'Stranger', external_id: `app_${legacy[0]}` },
+  ]);
+
+  // 4. The restarted worker and the backfill.
+  const migrate = engine(app.db, { ...t.emulator, apiKey: API_KEY }, { logger, worker: { maxAttempts: 5 } });
+  await migrate.worker.start();
+  try {
+    await migrate.enqueueBackfill({ batchSize: 100 });
+    await waitFor(async () => (await pending()) === 0, 60_000, 'outbox drained');
+  } finally {
+    await migrate.worker.stop();
+  }
+
+  // Ours: no dead letter; the stranger: untouched, and its local user dead-lettered as a conflict.
+  const dead = await app.exec('SELECT user_id, dead_reason FROM workos_migrate.outbox WHERE dead');
+  expect(dead).toEqual([{ user_id: legacy[0], dead_reason: 'external_id_conflict' }]);
+  expect(t.emulator.control.getUser(String(stranger?.user.id))?.user).toEqual(stranger?.user);
+  const local = await app.exec(
+    'SELECT id::text AS id, email, first_name, email_verified, workos_user_id FROM users WHERE id::text <> $1 ORDER BY id',
+    [legacy[0]],
+  );
+  expect(t.emulator.control.userCount()).toBe(local.length + 1);
+  for (const row of local) {
+    expect(t.emulator.control.getUser(`app_${row.id}`)?.user, `local user ${row.id}`).toMatchObject({
+      id: row.workos_user_id,
+      email: row.email,
+      first_name: row.first_name,
+      email_verified: row.email_verified,
+    });
+  }
+}, 120_000);

@@ -2,9 +2,19 @@
 // emulator as a child process, the app's users table and mapping, seeding, statistics and the result file.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
@@ -486,3 +496,75 @@ export const fmtLoad = (load) =>
     .join(
       ', ',
     )}), other processes on the machine ${load.otherCores.toFixed(2)} cores (of ${os.cpus().length})`;
+
+// ---------------------------------------------------------------------------------------------------
+// The CLI as an operator runs it: a working directory with a config file, a subprocess, its peak RSS.
+
+const CLI_CONFIG = `import { boolean, pgTable, serial, text } from 'drizzle-orm/pg-core';
+import { defineConfig, defineUsersMapping } from 'workos-migrate';
+import { workosUserId } from 'workos-migrate/drizzle';
+
+const users = pgTable('users', {
+  id: serial('id').primaryKey(),
+  email: text('email'),
+  firstName: text('first_name'),
+  lastName: text('last_name'),
+  emailVerified: boolean('email_verified').notNull().default(false),
+  passwordHash: text('password_hash'),
+  disabled: boolean('disabled').notNull().default(false),
+  plan: text('plan'),
+  workosUserId: workosUserId(),
+});
+
+export default defineConfig({
+  users: defineUsersMapping({
+    table: users, id: users.id, email: users.email, firstName: users.firstName, lastName: users.lastName,
+    emailVerified: users.emailVerified, passwordHash: users.passwordHash, disabled: users.disabled,
+    metadata: { plan: users.plan },
+  }),
+  externalIdPrefix: 'app_',
+});
+`;
+
+export function vmHwmKiB(pid) {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A temporary working directory with workos-migrate.config.mjs and the package linked in node_modules. */
+export function cliWorkdir(h, prefix) {
+  const dir = mkdtempSync(join(os.tmpdir(), prefix));
+  h.defer(async () => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(ROOT, join(dir, 'node_modules', 'workos-migrate'), 'dir');
+  symlinkSync(join(ROOT, 'node_modules', 'drizzle-orm'), join(dir, 'node_modules', 'drizzle-orm'), 'dir');
+  writeFileSync(join(dir, 'workos-migrate.config.mjs'), CLI_CONFIG);
+  return dir;
+}
+
+/** Runs `workos-migrate <args>` in `dir` with `env` added; answers its exit code, stdout, wall time and peak RSS. */
+export async function runCli(h, dir, args, env) {
+  const started = Date.now();
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: dir,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  h.track(child.pid);
+  let stdout = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk) => {
+    stdout += chunk;
+  });
+  let peakKiB = 0;
+  const sampler = setInterval(() => {
+    peakKiB = Math.max(peakKiB, vmHwmKiB(child.pid) ?? 0);
+  }, 200);
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  clearInterval(sampler);
+  h.untrack(child.pid);
+  return { code, stdout, wallSeconds: (Date.now() - started) / 1000, peakKiB };
+}

@@ -9,6 +9,11 @@ export interface ProgressSample {
   rateLimited: number;
   /** Dead letters by reason (the whole outbox). */
   failed: Record<string, number>;
+  /**
+   * Users synced but held for a re-check after a call that got no answer (it may still land), and the
+   * seconds until the last of those re-checks is due: what the end of an import waits for.
+   */
+  recheck?: { users: number; seconds: number } | null;
 }
 
 /** Users per second over a sliding window of samples, and the ETA it gives. */
@@ -45,6 +50,11 @@ function details(sample: ProgressSample, rate: number | null, eta: number | null
     `ETA ${eta === null ? '?' : duration(eta)}`,
     `429s ${count(sample.rateLimited)}`,
     failed === 0 ? 'failed 0' : `failed ${count(failed)} (${byReason(sample.failed)})`,
+    ...(sample.recheck && sample.recheck.users > 0
+      ? [
+          `waiting ${duration(sample.recheck.seconds)} to re-check ${count(sample.recheck.users)} after unanswered calls`,
+        ]
+      : []),
   ];
 }
 

@@ -1,4 +1,6 @@
 // `verify`: the migration checklist as one command. Reads only, from WorkOS and the database.
+import { once } from 'node:events';
+import { createWriteStream, type WriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { User, WorkOS } from '@workos-inc/node';
 import { sql } from 'drizzle-orm';
@@ -7,6 +9,7 @@ import { type DrizzleDatabase, query } from '../core/db.js';
 import { normaliseEmail } from '../core/email.js';
 import { quoteIdent } from '../core/mapping.js';
 import { installedState } from '../drizzle/sql.js';
+import { idColumnType, localIdOf } from '../sync/local-user.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { schemaInstalled } from './engine.js';
 import { byReason, count, listSome, maskKey, sum } from './format.js';
@@ -42,7 +45,12 @@ export interface VerifyReport {
   ok: boolean;
   mode: 'sample' | 'full';
   checks: VerifyCheck[];
+  /** The first `DRIFT_KEPT` drift entries (all of them are in `driftFile` when one was asked for). */
   drift: DriftEntry[];
+  /** How many drift entries there were in all. */
+  driftTotal: number;
+  /** The JSON-lines file every drift entry was written to (`--out`), or null. */
+  driftFile: string | null;
   orphans: Orphan[];
   /** Things no command can check. */
   manual: string[];
@@ -107,9 +115,47 @@ function syncedSelect(config: ResolvedConfig): string {
   ].join(', ');
 }
 
-function syncedFrom(config: ResolvedConfig): string {
+/**
+ * sync_state joined to the users table in the id column's own type, so each lookup uses the primary
+ * key: `u.id::text = s.user_id` hashed the whole users table for every page (quadratic in users).
+ */
+function syncedFrom(config: ResolvedConfig, idType: string): string {
   const { users, columns } = config.users;
-  return `workos_migrate.sync_state s LEFT JOIN ${users.qualified} u ON u.${quoteIdent(columns.id)}::text = s.user_id`;
+  return `workos_migrate.sync_state s LEFT JOIN ${users.qualified} u ON u.${quoteIdent(columns.id)} = s.user_id::${idType}`;
+}
+
+/** Drift entries kept in memory for the report; with `--out` every entry also goes to the file. */
+const DRIFT_KEPT = 1_000;
+
+/** Where drift goes: the first entries to the report, every entry to the JSON-lines file if any. */
+class DriftSink {
+  readonly kept: DriftEntry[] = [];
+  total = 0;
+  users = 0;
+  readonly byProblem: Record<string, number> = {};
+  private readonly file: WriteStream | null;
+
+  constructor(readonly path: string | null) {
+    this.file = path ? createWriteStream(path, { flags: 'w' }) : null;
+  }
+
+  /** One user's entries (none when it matches). */
+  async add(entries: DriftEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    this.users++;
+    for (const entry of entries) {
+      this.total++;
+      this.byProblem[entry.problem] = (this.byProblem[entry.problem] ?? 0) + 1;
+      if (this.kept.length < DRIFT_KEPT) this.kept.push(entry);
+      if (this.file && !this.file.write(`${JSON.stringify(entry)}\n`)) await once(this.file, 'drain');
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.file) return;
+    this.file.end();
+    await once(this.file, 'finish');
+  }
 }
 
 /** Differences between the local row and WorkOS that the engine would not explain. */
@@ -158,6 +204,8 @@ export interface VerifyOptions {
   /** Users compared by a fresh GET each; ignored with `full`. */
   sample: number;
   full: boolean;
+  /** Write every drift entry to this file as JSON lines (the report keeps the first ones). */
+  out?: string;
   /** Runs the login test; resolves to the check's result. */
   loginTest?: (workos: WorkOS) => Promise<VerifyCheck>;
 }
@@ -171,256 +219,268 @@ export async function verify(
   const mapping = config.users;
   const table = `${mapping.users.schema}.${mapping.users.name}`;
   const checks: VerifyCheck[] = [];
-  const drift: DriftEntry[] = [];
+  const drift = new DriftSink(options.out ?? null);
   const orphans: Orphan[] = [];
   const report = (): VerifyReport => ({
     ok: checks.every((c) => c.ok),
     mode: options.full ? 'full' : 'sample',
     checks,
-    drift,
+    drift: drift.kept,
+    driftTotal: drift.total,
+    driftFile: drift.path,
     orphans,
     manual: MANUAL_STEPS,
   });
-
-  // 1. The API answers and the key is allowed.
-  const apiUrl = config.workos.apiUrl ?? 'https://api.workos.com';
-  let apiOk = false;
   try {
-    await read(() => workos.userManagement.listUsers({ limit: 1 }));
-    apiOk = true;
-    checks.push({
-      name: 'api',
-      ok: true,
-      detail: `${apiUrl} answers; key ${maskKey(config.workos.apiKey)} allowed`,
-    });
-  } catch (error) {
-    const failure = classifyWorkosError(error);
-    checks.push({
-      name: 'api',
-      ok: false,
-      detail:
-        failure.kind === 'auth'
-          ? `${apiUrl} refused key ${maskKey(config.workos.apiKey)} (${failure.status}): check WORKOS_API_KEY`
-          : `${apiUrl}: ${failure.message}`,
-    });
+    return await runChecks();
+  } finally {
+    await drift.close();
   }
 
-  // 2. The column and 3. the trigger.
-  const columns = await query<{ n: number }>(
-    db,
-    sql`SELECT count(*)::int AS n FROM information_schema.columns
+  async function runChecks(): Promise<VerifyReport> {
+    // 1. The API answers and the key is allowed.
+    const apiUrl = config.workos.apiUrl ?? 'https://api.workos.com';
+    let apiOk = false;
+    try {
+      await read(() => workos.userManagement.listUsers({ limit: 1 }));
+      apiOk = true;
+      checks.push({
+        name: 'api',
+        ok: true,
+        detail: `${apiUrl} answers; key ${maskKey(config.workos.apiKey)} allowed`,
+      });
+    } catch (error) {
+      const failure = classifyWorkosError(error);
+      checks.push({
+        name: 'api',
+        ok: false,
+        detail:
+          failure.kind === 'auth'
+            ? `${apiUrl} refused key ${maskKey(config.workos.apiKey)} (${failure.status}): check WORKOS_API_KEY`
+            : `${apiUrl}: ${failure.message}`,
+      });
+    }
+
+    // 2. The column and 3. the trigger.
+    const columns = await query<{ n: number }>(
+      db,
+      sql`SELECT count(*)::int AS n FROM information_schema.columns
         WHERE table_schema = ${mapping.users.schema} AND table_name = ${mapping.users.name}
           AND column_name = ${mapping.columns.workosUserId}`,
-  );
-  const columnOk = (columns[0]?.n ?? 0) > 0;
-  checks.push({
-    name: 'column',
-    ok: columnOk,
-    detail: columnOk
-      ? `${table}.${mapping.columns.workosUserId} present`
-      : `${table}.${mapping.columns.workosUserId} missing: run \`workos-migrate install\``,
-  });
-  const installed = await schemaInstalled(db);
-  const state = installed ? await installedState(db, mapping) : null;
-  checks.push({
-    name: 'trigger',
-    ok: state?.state === 'current',
-    detail: state
-      ? state.state === 'current'
-        ? `current (${state.detail})`
-        : `${state.detail}: run \`workos-migrate install\``
-      : 'schema workos_migrate missing: run `workos-migrate install`',
-  });
-  if (!installed) return report();
+    );
+    const columnOk = (columns[0]?.n ?? 0) > 0;
+    checks.push({
+      name: 'column',
+      ok: columnOk,
+      detail: columnOk
+        ? `${table}.${mapping.columns.workosUserId} present`
+        : `${table}.${mapping.columns.workosUserId} missing: run \`workos-migrate install\``,
+    });
+    const installed = await schemaInstalled(db);
+    const state = installed ? await installedState(db, mapping) : null;
+    checks.push({
+      name: 'trigger',
+      ok: state?.state === 'current',
+      detail: state
+        ? state.state === 'current'
+          ? `current (${state.detail})`
+          : `${state.detail}: run \`workos-migrate install\``
+        : 'schema workos_migrate missing: run `workos-migrate install`',
+    });
+    if (!installed) return report();
 
-  // 4. Synced count.
-  const [counts] = await query<{ users: number; synced: number; unsynced: number; pending: number }>(
-    db,
-    sql`SELECT (SELECT count(*)::int FROM ${sql.raw(mapping.users.qualified)}) AS users,
+    // 4. Synced count.
+    const [counts] = await query<{ users: number; synced: number; unsynced: number; pending: number }>(
+      db,
+      sql`SELECT (SELECT count(*)::int FROM ${sql.raw(mapping.users.qualified)}) AS users,
                (SELECT count(*)::int FROM workos_migrate.sync_state) AS synced,
                (SELECT count(*)::int FROM ${sql.raw(mapping.users.qualified)} u
                  WHERE NOT EXISTS (SELECT 1 FROM workos_migrate.sync_state s
                                    WHERE s.user_id = u.${sql.raw(quoteIdent(mapping.columns.id))}::text)) AS unsynced,
                (SELECT count(*)::int FROM workos_migrate.outbox WHERE NOT dead) AS pending`,
-  );
-  const deadRows = await query<{ reason: string; n: number }>(
-    db,
-    sql`SELECT coalesce(dead_reason, 'unknown') AS reason, count(*)::int AS n FROM workos_migrate.outbox WHERE dead GROUP BY 1`,
-  );
-  const dead = Object.fromEntries(deadRows.map((r) => [r.reason, r.n]));
-  const users = counts?.users ?? 0;
-  const unsynced = counts?.unsynced ?? 0;
-  const syncedOk = unsynced === 0 && sum(dead) === 0;
-  checks.push({
-    name: 'synced',
-    ok: syncedOk,
-    detail:
-      `${count(users - unsynced)} of ${count(users)} users synced` +
-      (counts?.pending ? `, ${count(counts.pending)} changes pending` : '') +
-      (sum(dead) ? `, ${count(sum(dead))} dead-lettered (${byReason(dead)})` : '') +
-      (unsynced && !syncedOk ? ': run `workos-migrate import` (and `retry` once causes are fixed)' : ''),
-  });
-  if (!apiOk) return report();
-
-  const prefix = config.externalIdPrefix;
-  // 5. Read-back of a sample: a fresh GET per user.
-  let compared = 0;
-  let skippedPending = 0;
-  if (!options.full) {
-    const rows = await query<SyncedRow>(
+    );
+    const deadRows = await query<{ reason: string; n: number }>(
       db,
-      sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config))}
+      sql`SELECT coalesce(dead_reason, 'unknown') AS reason, count(*)::int AS n FROM workos_migrate.outbox WHERE dead GROUP BY 1`,
+    );
+    const dead = Object.fromEntries(deadRows.map((r) => [r.reason, r.n]));
+    const users = counts?.users ?? 0;
+    const unsynced = counts?.unsynced ?? 0;
+    const syncedOk = unsynced === 0 && sum(dead) === 0;
+    checks.push({
+      name: 'synced',
+      ok: syncedOk,
+      detail:
+        `${count(users - unsynced)} of ${count(users)} users synced` +
+        (counts?.pending ? `, ${count(counts.pending)} changes pending` : '') +
+        (sum(dead) ? `, ${count(sum(dead))} dead-lettered (${byReason(dead)})` : '') +
+        (unsynced && !syncedOk ? ': run `workos-migrate import` (and `retry` once causes are fixed)' : ''),
+    });
+    if (!apiOk) return report();
+
+    const prefix = config.externalIdPrefix;
+    const idType = await idColumnType(db, mapping);
+    const idColumn = quoteIdent(mapping.columns.id);
+    // 5. Read-back of a sample: a fresh GET per user.
+    let compared = 0;
+    let skippedPending = 0;
+    if (!options.full) {
+      const rows = await query<SyncedRow>(
+        db,
+        sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config, idType))}
           WHERE u.${sql.raw(quoteIdent(mapping.columns.id))} IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM workos_migrate.outbox o WHERE o.user_id = s.user_id)
           ORDER BY random() LIMIT ${options.sample}`,
-    );
-    await pool(rows, 8, async (row) => {
-      const remote = await getUser(workos, row.workosUserId);
-      compared++;
-      if (!remote) {
-        drift.push({
-          userId: row.userId,
-          workosUserId: row.workosUserId,
-          problem: 'missing_in_workos',
-          fields: [],
-        });
-      } else {
-        drift.push(...diffUser(row, remote, prefix));
-      }
-    });
-  }
-
-  // 6. Every WorkOS user, paged by hand (order=asc, after=...): those with no local user, and with
-  // --full the read-back of every synced user from the same pages.
-  const seen = options.full ? new Set<string>() : null;
-  let scanned = 0;
-  let after: string | undefined;
-  do {
-    const cursor = after;
-    const page = await read(() =>
-      workos.userManagement.listUsers({ limit: 100, order: 'asc', ...(cursor ? { after: cursor } : {}) }),
-    );
-    const remote = page.data;
-    scanned += remote.length;
-    if (remote.length > 0) {
-      const ids = remote.map((u) => u.id);
-      const synced = await query<SyncedRow>(
-        db,
-        sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config))} WHERE s.workos_user_id IN ${ids}`,
       );
-      const byWorkosId = new Map(synced.map((row) => [row.workosUserId, row]));
-      const unlinked = remote.filter((u) => !byWorkosId.has(u.id));
-      const localIds = unlinked
-        .map((u) => (u.externalId?.startsWith(prefix) ? u.externalId.slice(prefix.length) : null))
-        .filter((id): id is string => !!id);
-      const existing = new Set(
-        localIds.length === 0
-          ? []
-          : (
-              await query<{ id: string }>(
-                db,
-                sql`SELECT ${sql.raw(quoteIdent(mapping.columns.id))}::text AS id FROM ${sql.raw(mapping.users.qualified)}
-                    WHERE ${sql.raw(quoteIdent(mapping.columns.id))}::text IN ${localIds}`,
-              )
-            ).map((r) => r.id),
-      );
-      for (const user of remote) {
-        const row = byWorkosId.get(user.id);
-        if (!row) {
-          const localId = user.externalId?.startsWith(prefix) ? user.externalId.slice(prefix.length) : null;
-          // Our external_id on an existing local user not linked yet: the import has not reached it.
-          if (localId && existing.has(localId)) continue;
-          orphans.push({
-            workosUserId: user.id,
-            email: user.email,
-            externalId: user.externalId ?? null,
-            formerLocalUserId: null,
-          });
-          continue;
+      await pool(rows, 8, async (row) => {
+        const remote = await getUser(workos, row.workosUserId);
+        compared++;
+        if (!remote) {
+          await drift.add([
+            { userId: row.userId, workosUserId: row.workosUserId, problem: 'missing_in_workos', fields: [] },
+          ]);
+        } else {
+          await drift.add(diffUser(row, remote, prefix));
         }
-        if (row.id === null) {
-          // sync_state still points here but the local user is gone: fine while the delete is pending.
-          if (!row.pending) {
+      });
+    }
+
+    // 6. Every WorkOS user, paged by hand (order=asc, after=...): those with no local user, and with
+    // --full the read-back of every synced user from the same pages.
+    const seen = options.full ? new Set<string>() : null;
+    let scanned = 0;
+    let after: string | undefined;
+    do {
+      const cursor = after;
+      const page = await read(() =>
+        workos.userManagement.listUsers({ limit: 100, order: 'asc', ...(cursor ? { after: cursor } : {}) }),
+      );
+      const remote = page.data;
+      scanned += remote.length;
+      if (remote.length > 0) {
+        const ids = remote.map((u) => u.id);
+        const synced = await query<SyncedRow>(
+          db,
+          sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config, idType))} WHERE s.workos_user_id IN ${ids}`,
+        );
+        const byWorkosId = new Map(synced.map((row) => [row.workosUserId, row]));
+        // Only external ids that parse as local ids of the column's type: a cast of anything else fails.
+        const localIdByWorkosId = new Map<string, string>();
+        for (const user of remote) {
+          if (byWorkosId.has(user.id)) continue;
+          const localId = await localIdOf(db, mapping, prefix, user.externalId);
+          if (localId !== null) localIdByWorkosId.set(user.id, localId);
+        }
+        const localIds = [...localIdByWorkosId.values()];
+        const existing = new Set(
+          localIds.length === 0
+            ? []
+            : (
+                await query<{ id: string }>(
+                  db,
+                  sql`SELECT ${sql.raw(idColumn)}::text AS id FROM ${sql.raw(mapping.users.qualified)}
+                    WHERE ${sql.raw(idColumn)} IN ${localIds}`,
+                )
+              ).map((r) => r.id),
+        );
+        for (const user of remote) {
+          const row = byWorkosId.get(user.id);
+          if (!row) {
+            const localId = localIdByWorkosId.get(user.id);
+            // Our external_id on an existing local user not linked yet: the import has not reached it.
+            if (localId && existing.has(localId)) continue;
             orphans.push({
               workosUserId: user.id,
               email: user.email,
               externalId: user.externalId ?? null,
-              formerLocalUserId: row.userId,
+              formerLocalUserId: null,
             });
+            continue;
           }
-          continue;
+          if (row.id === null) {
+            // sync_state still points here but the local user is gone: fine while the delete is pending.
+            if (!row.pending) {
+              orphans.push({
+                workosUserId: user.id,
+                email: user.email,
+                externalId: user.externalId ?? null,
+                formerLocalUserId: row.userId,
+              });
+            }
+            continue;
+          }
+          if (!seen) continue;
+          seen.add(user.id);
+          if (row.pending) {
+            skippedPending++;
+            continue;
+          }
+          compared++;
+          await drift.add(diffUser(row, user, prefix));
         }
-        if (!seen) continue;
-        seen.add(user.id);
-        if (row.pending) {
-          skippedPending++;
-          continue;
-        }
-        compared++;
-        drift.push(...diffUser(row, user, prefix));
       }
-    }
-    after = page.listMetadata.after ?? undefined;
-  } while (after);
+      after = page.listMetadata.after ?? undefined;
+    } while (after);
 
-  if (seen) {
-    // Synced users the scan did not meet: missing in WorkOS, unless they appeared meanwhile.
-    let cursor = '';
-    for (;;) {
-      const rows = await query<SyncedRow>(
-        db,
-        sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config))}
+    if (seen) {
+      // Synced users the scan did not meet: missing in WorkOS, unless they appeared meanwhile.
+      let cursor = '';
+      for (;;) {
+        const rows = await query<SyncedRow>(
+          db,
+          sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config, idType))}
             WHERE s.user_id > ${cursor} AND u.${sql.raw(quoteIdent(mapping.columns.id))} IS NOT NULL
             ORDER BY s.user_id LIMIT 5000`,
-      );
-      if (rows.length === 0) break;
-      cursor = rows.at(-1)?.userId ?? cursor;
-      const unseen = rows.filter((row) => !seen.has(row.workosUserId) && !row.pending);
-      await pool(unseen, 8, async (row) => {
-        const remote = await getUser(workos, row.workosUserId);
-        compared++;
-        if (!remote) {
-          drift.push({
-            userId: row.userId,
-            workosUserId: row.workosUserId,
-            problem: 'missing_in_workos',
-            fields: [],
-          });
-        } else {
-          drift.push(...diffUser(row, remote, prefix));
-        }
-      });
-      if (rows.length < 5000) break;
+        );
+        if (rows.length === 0) break;
+        cursor = rows.at(-1)?.userId ?? cursor;
+        const unseen = rows.filter((row) => !seen.has(row.workosUserId) && !row.pending);
+        await pool(unseen, 8, async (row) => {
+          const remote = await getUser(workos, row.workosUserId);
+          compared++;
+          if (!remote) {
+            await drift.add([
+              {
+                userId: row.userId,
+                workosUserId: row.workosUserId,
+                problem: 'missing_in_workos',
+                fields: [],
+              },
+            ]);
+          } else {
+            await drift.add(diffUser(row, remote, prefix));
+          }
+        });
+        if (rows.length < 5000) break;
+      }
     }
-  }
 
-  const users_ = new Set(drift.map((d) => d.userId));
-  checks.push({
-    name: 'readback',
-    ok: drift.length === 0,
-    detail:
-      (drift.length === 0
-        ? `${count(compared)} ${options.full ? '' : 'sampled '}synced users match WorkOS`
-        : `${count(users_.size)} of ${count(compared)} ${options.full ? '' : 'sampled '}synced users differ from WorkOS: ${byReason(
-            drift.reduce<Record<string, number>>((acc, d) => {
-              acc[d.problem] = (acc[d.problem] ?? 0) + 1;
-              return acc;
-            }, {}),
-          )}`) + (skippedPending ? ` (${count(skippedPending)} with changes in flight skipped)` : ''),
-  });
-  checks.push({
-    name: 'orphans',
-    ok: orphans.length === 0,
-    detail:
-      orphans.length === 0
-        ? `every one of ${count(scanned)} WorkOS users has a local user`
-        : `${count(orphans.length)} of ${count(scanned)} WorkOS users have no local user: ${listSome(
-            orphans.map((o) => `${o.workosUserId} ${o.email}`),
-            3,
-          )}`,
-  });
-  if (options.loginTest) checks.push(await options.loginTest(workos));
-  return report();
+    checks.push({
+      name: 'readback',
+      ok: drift.total === 0,
+      detail:
+        (drift.total === 0
+          ? `${count(compared)} ${options.full ? '' : 'sampled '}synced users match WorkOS`
+          : `${count(drift.users)} of ${count(compared)} ${options.full ? '' : 'sampled '}synced users differ from WorkOS: ${byReason(
+              drift.byProblem,
+            )}`) +
+        (skippedPending ? ` (${count(skippedPending)} with changes in flight skipped)` : '') +
+        (drift.path ? `; every entry in ${drift.path}` : ''),
+    });
+    checks.push({
+      name: 'orphans',
+      ok: orphans.length === 0,
+      detail:
+        orphans.length === 0
+          ? `every one of ${count(scanned)} WorkOS users has a local user`
+          : `${count(orphans.length)} of ${count(scanned)} WorkOS users have no local user: ${listSome(
+              orphans.map((o) => `${o.workosUserId} ${o.email}`),
+              3,
+            )}`,
+    });
+    if (options.loginTest) checks.push(await options.loginTest(workos));
+    return report();
+  }
 }
 
 function show(value: string | boolean | null): string {
@@ -451,8 +511,12 @@ export function formatVerify(report: VerifyReport): string {
             .join('; ');
     lines.push(`      user ${entry.userId} (${entry.workosUserId}): ${entry.problem}: ${what}`);
   }
-  if (report.drift.length > shown.length)
-    lines.push(`      ... and ${count(report.drift.length - shown.length)} more (--json lists all)`);
+  if (report.driftTotal > shown.length)
+    lines.push(
+      `      ... and ${count(report.driftTotal - shown.length)} more (${
+        report.driftFile ? `all in ${report.driftFile}` : '--out FILE writes all, as JSON lines'
+      })`,
+    );
   for (const orphan of report.orphans.slice(0, 20)) {
     lines.push(
       `      ${orphan.workosUserId} ${orphan.email}${orphan.externalId ? ` external_id ${orphan.externalId}` : ''}${

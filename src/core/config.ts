@@ -13,7 +13,7 @@ export interface PasswordResetRequest {
 export interface WorkerOptions {
   /** Requests in flight at once. Default 8. */
   concurrency?: number;
-  /** WorkOS writes per second the worker starts at (it lowers itself on 429s). Default 45 (the documented budget is 50/s). */
+  /** WorkOS writes per second the worker starts at (it lowers itself on 429s). Default 48: 0.96 of the documented 50/s, and its burst (a tenth of a second) keeps any 10 s window under 500. */
   ratePerSecond?: number;
   /** How long a claimed row stays leased. Default 30 s; WorkOS calls time out at a third of it. */
   leaseMs?: number;
@@ -110,8 +110,13 @@ export interface WorkosMigrateConfig {
   onPasswordReset?: (request: PasswordResetRequest) => Promise<void> | void;
   worker?: WorkerOptions;
   flags?: FlagsOptions;
-  /** Pending deletes beyond this many wait for `confirmDeletes()`. Default 100. */
+  /**
+   * Deletes beyond this many within `deleteWindowMs` (applied in WorkOS without confirmation, plus
+   * pending) wait for `confirmDeletes()`. Default 100.
+   */
   deleteThreshold?: number;
+  /** The mass-delete guard's sliding window. Default 1 hour (3,600,000 ms). */
+  deleteWindowMs?: number;
   /** `login()`: the legacy attempt limit and the unknown-email check. */
   login?: LoginOptions;
   logger?: Logger;
@@ -180,6 +185,7 @@ const OPTION_NAMES = {
     worker: true,
     flags: true,
     deleteThreshold: true,
+    deleteWindowMs: true,
     login: true,
     logger: true,
   } satisfies Record<keyof WorkosMigrateConfig, true>,
@@ -303,8 +309,8 @@ export function resolveConfig(
     passwordFallback,
     onPasswordReset: config.onPasswordReset,
     worker: {
-      concurrency: positiveInteger(worker.concurrency, 8, 'worker.concurrency'),
-      ratePerSecond: positiveInteger(worker.ratePerSecond, 45, 'worker.ratePerSecond'),
+      concurrency: positiveInteger(worker.concurrency, 16, 'worker.concurrency'),
+      ratePerSecond: positiveInteger(worker.ratePerSecond, 48, 'worker.ratePerSecond'),
       leaseMs,
       pollMs: positiveInteger(worker.pollMs, 200, 'worker.pollMs'),
       maxAttempts: positiveInteger(worker.maxAttempts, 10, 'worker.maxAttempts'),
@@ -314,6 +320,7 @@ export function resolveConfig(
     },
     flags: resolveFlags(config.flags ?? {}, env),
     deleteThreshold: positiveInteger(config.deleteThreshold, 100, 'deleteThreshold'),
+    deleteWindowMs: positiveInteger(config.deleteWindowMs, 3_600_000, 'deleteWindowMs'),
     login: resolveLogin(config.login ?? {}),
     logger: config.logger ?? silentLogger,
   };

@@ -16,6 +16,7 @@ export type ReasonCode =
   | 'invalid_password_hash'
   | 'workos_rejected'
   | 'too_many_attempts'
+  | 'internal_error'
   | 'environment_mismatch';
 
 /** An error the library raises on purpose: `code` is stable, `message` says what to do. */

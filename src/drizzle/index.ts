@@ -1,6 +1,7 @@
 export { type EmbeddedDatabase, openEmbeddedDatabase } from './embedded.js';
 export { checkRole, type RoleReport, workerGrantsSql } from './roles.js';
 export {
+  appliedDeletes,
   leader,
   outbox,
   settings,

@@ -45,6 +45,8 @@ export const outbox = workosMigrateSchema.table('outbox', {
   verifying: boolean('verifying').notNull().default(false),
   enqueuedAt: timestamp('enqueued_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  /** What a create for this row was about to send (`{ externalId, email }`), recorded before the call. */
+  sentCreates: jsonb('sent_creates').$type<{ externalId: string; email: string }[]>().notNull().default([]),
 });
 
 /** What was last sent to WorkOS for each user, per field. */
@@ -68,6 +70,12 @@ export const syncState = workosMigrateSchema.table('sync_state', {
 });
 
 /** The leader lease: one row, renewed by the worker that spends the rate budget. */
+/** Unconfirmed deletes applied in WorkOS, for the mass-delete guard's sliding window. */
+export const appliedDeletes = workosMigrateSchema.table('applied_deletes', {
+  userId: text('user_id').notNull(),
+  deletedAt: timestamp('deleted_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
 export const leader = workosMigrateSchema.table('leader', {
   name: text('name').primaryKey(),
   holder: text('holder').notNull(),

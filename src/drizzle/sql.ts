@@ -65,6 +65,9 @@ ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS replaced boolean NOT 
 -- Set by login() when a password it moved to WorkOS may be older than the local one: the worker replaces it.
 ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS password_moved boolean NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS outbox_claim_idx ON workos_migrate.outbox (priority, next_attempt_at) WHERE NOT dead AND NOT held;
+-- What a create for this row was about to send ({ externalId, email } pairs, never a hash), recorded
+-- before the call: after a crash, a WorkOS user with our external_id and one of these emails is ours.
+ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS sent_creates jsonb NOT NULL DEFAULT '[]'::jsonb;
 
 CREATE TABLE IF NOT EXISTS workos_migrate.sync_state (
   user_id text PRIMARY KEY,
@@ -82,6 +85,14 @@ CREATE TABLE IF NOT EXISTS workos_migrate.sync_state (
 );
 -- Set by login(): a user who signed in through WorkOS never falls back to the legacy password.
 ALTER TABLE workos_migrate.sync_state ADD COLUMN IF NOT EXISTS workos_signed_in_at timestamptz;
+
+-- Deletes applied in WorkOS without an operator's confirmation: the mass-delete guard counts those of
+-- its window (plus the pending ones), so deletes done in slow batches still reach deleteThreshold.
+CREATE TABLE IF NOT EXISTS workos_migrate.applied_deletes (
+  user_id text NOT NULL,
+  deleted_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS applied_deletes_at_idx ON workos_migrate.applied_deletes (deleted_at);
 
 CREATE TABLE IF NOT EXISTS workos_migrate.leader (
   name text PRIMARY KEY,

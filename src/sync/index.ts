@@ -13,7 +13,7 @@ import type { MirrorLag } from './lag.js';
 import { idColumnType, idEquals } from './local-user.js';
 import { type LoginInput, type LoginResult, login } from './login.js';
 import { type DeadLetterPage, type MigrationStatus, readDeadLetters, readStatus } from './status.js';
-import { Worker, type WorkerCounters } from './worker.js';
+import { callTimeoutMs, Worker, type WorkerCounters } from './worker.js';
 
 export type { CutoverDecision, LegacyReason } from './cutover.js';
 export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from './login.js';
@@ -83,7 +83,7 @@ export interface WorkosMigrate {
  */
 export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
   const config = resolveConfig(input);
-  const timeoutMs = Math.floor(config.worker.leaseMs / 3);
+  const timeoutMs = callTimeoutMs(config.worker.leaseMs);
   const workos = createWorkosClient({
     apiKey: config.workos.apiKey,
     clientId: config.workos.clientId,
@@ -213,7 +213,10 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     async confirmDeletes() {
       const rows = await query<{ user_id: string }>(
         db,
-        sql`UPDATE workos_migrate.outbox SET held = false, delete_confirmed = true, next_attempt_at = now()
+        // Confirming also acknowledges the deletes already applied in the guard's window: otherwise
+        // every later delete in that window would be held again, one by one.
+        sql`WITH acknowledged AS (DELETE FROM workos_migrate.applied_deletes)
+            UPDATE workos_migrate.outbox SET held = false, delete_confirmed = true, next_attempt_at = now()
             WHERE (deleted OR replaced) AND NOT dead AND (held OR NOT delete_confirmed) RETURNING user_id`,
       );
       return rows.length;

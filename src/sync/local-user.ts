@@ -76,6 +76,38 @@ export function idColumnType(db: DrizzleTransaction, mapping: UsersMapping): Pro
   return known;
 }
 
+const INTEGER_RANGES: Record<string, [bigint, bigint]> = {
+  smallint: [-(2n ** 15n), 2n ** 15n - 1n],
+  integer: [-(2n ** 31n), 2n ** 31n - 1n],
+  bigint: [-(2n ** 63n), 2n ** 63n - 1n],
+};
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/**
+ * The local id an external id names, or null when it is not one of ours: it must carry the prefix and
+ * the rest must parse as the id column's type (`okta|00u1abc` is no integer id, whatever the prefix).
+ * A cast that fails in SQL would otherwise turn a stranger's WorkOS user into a poison row.
+ */
+export async function localIdOf(
+  db: DrizzleTransaction,
+  mapping: UsersMapping,
+  prefix: string,
+  externalId: string | null | undefined,
+): Promise<string | null> {
+  if (!externalId?.startsWith(prefix)) return null;
+  const id = externalId.slice(prefix.length);
+  if (id === '') return null;
+  const type = await idColumnType(db, mapping);
+  const range = INTEGER_RANGES[type];
+  if (range) {
+    if (!/^-?\d+$/.test(id)) return null;
+    const value = BigInt(id);
+    return value >= range[0] && value <= range[1] ? id : null;
+  }
+  if (type === 'uuid') return UUID.test(id) ? id : null;
+  return id;
+}
+
 /** `<column> = $id` compared in the id column's own type. */
 export async function idEquals(
   db: DrizzleTransaction,

@@ -7,6 +7,7 @@ import type { Flags } from '../flags/flags.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { decideCutover, type LegacyReason } from './cutover.js';
 import { findLocalUserByEmail, loadLocalUser, localUserSelect } from './local-user.js';
+import { requeueForVerification } from './outbox.js';
 
 /** What `verifyLegacy` is given: the app checks the password against its own stored hash. */
 export interface LegacyCredentials {
@@ -274,11 +275,9 @@ export async function login(
       { userId: localUserId, linkedWorkosUserId: workosUserId, signedInWorkosUserId },
       'workos-migrate: WorkOS signed in a user other than the linked one; refused, and the user is queued for a re-check',
     );
-    await db.execute(sql`SELECT workos_migrate.enqueue(${localUserId}, false, false, NULL)`);
-    // Re-read the linked WorkOS user rather than trust the last-synced values.
-    await db.execute(
-      sql`UPDATE workos_migrate.outbox SET verifying = true WHERE user_id = ${localUserId} AND lease_token IS NULL`,
-    );
+    // Re-read the linked WorkOS user rather than trust the last-synced values: one statement, so a
+    // worker cannot claim the row between queueing it and marking it for verification.
+    await requeueForVerification(db, localUserId, false);
     return refused('workos', 'identity-mismatch', localUserId);
   };
 

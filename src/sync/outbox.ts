@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import { type DrizzleDatabase, type DrizzleTransaction, query } from '../core/db.js';
+
+/** The identity a create was about to send: the external id and the normalised email. */
+export interface CreateIntent {
+  externalId: string;
+  email: string;
+}
 
 export interface ClaimedRow {
   userId: string;
@@ -17,9 +23,16 @@ export interface ClaimedRow {
   deleteConfirmed: boolean;
   uncertain: boolean;
   verifying: boolean;
-  /** When this user was first queued (kept across later changes): bounds what our own attempts created. */
-  enqueuedAt: string;
+  /** What creates for this row were about to send (recorded before each call): proof a WorkOS user is ours. */
+  sentCreates: CreateIntent[];
+  /** When the user was first queued (epoch ms, kept across later changes): the start of its mirror lag. */
+  enqueuedAtMs: number;
   leaseToken: string;
+  /**
+   * Local time (ms) until which this process may act on the row: measured from before the claim (or
+   * the last extension), so it is never later than the database's own `lease_expires_at`.
+   */
+  leaseDeadline: number;
 }
 
 /**
@@ -27,14 +40,24 @@ export interface ClaimedRow {
  * wait on each other, and a lease (token + expiry) so the WorkOS call happens outside any
  * transaction and a crashed worker's rows come back when the lease runs out.
  */
-export async function claim(db: DrizzleDatabase, limit: number, leaseMs: number): Promise<ClaimedRow[]> {
+export async function claim(
+  db: DrizzleDatabase,
+  limit: number,
+  leaseMs: number,
+  inFlight: ReadonlySet<string> = new Set(),
+): Promise<ClaimedRow[]> {
   const token = randomUUID();
-  const rows = await query<Omit<ClaimedRow, 'leaseToken'>>(
+  const claimedAt = Date.now();
+  // Users this process is still syncing are never claimed again, even once their lease expired: two
+  // syncs of one user at once can land an older write after a newer one.
+  const skip = JSON.stringify([...inFlight]);
+  const rows = await query<Omit<ClaimedRow, 'leaseToken' | 'leaseDeadline'>>(
     db,
     sql`WITH due AS (
           SELECT user_id FROM workos_migrate.outbox
           WHERE NOT dead AND NOT held AND next_attempt_at <= now()
             AND (lease_expires_at IS NULL OR lease_expires_at < now())
+            AND user_id NOT IN (SELECT jsonb_array_elements_text(${skip}::jsonb))
           ORDER BY priority, next_attempt_at
           LIMIT ${limit}
           FOR UPDATE SKIP LOCKED)
@@ -44,50 +67,122 @@ export async function claim(db: DrizzleDatabase, limit: number, leaseMs: number)
         FROM due WHERE o.user_id = due.user_id
         RETURNING o.user_id AS "userId", o.version::float8 AS "version", o.priority, o.attempts,
           o.password_changed AS "passwordChanged", o.deleted, o.replaced, o.password_moved AS "passwordMoved", o.workos_user_id AS "workosUserId",
-          o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying,
-          to_char(o.enqueued_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "enqueuedAt"`,
+          o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying, o.sent_creates AS "sentCreates",
+          (extract(epoch FROM o.enqueued_at) * 1000)::float8 AS "enqueuedAtMs"`,
   );
-  return rows.map((row) => ({ ...row, version: Number(row.version), leaseToken: token }));
+  return rows.map((row) => ({
+    ...row,
+    version: Number(row.version),
+    leaseToken: token,
+    leaseDeadline: claimedAt + leaseMs,
+  }));
 }
 
 /**
- * Finishes a row: deleted only if neither its version nor its lease changed, so a change that
- * arrived during the call keeps it pending. Answers whether the row was removed.
+ * Records, under the lease and before the call, what a create is about to send, so that after any
+ * crash the user it made is recognised as ours by what we sent, never by timestamps. Answers false
+ * when the lease is gone (send nothing).
  */
-export async function complete(
-  tx: DrizzleTransaction,
+export async function recordCreateIntent(
+  db: DrizzleDatabase,
   row: ClaimedRow,
-  passwordSent: boolean,
+  intent: CreateIntent,
 ): Promise<boolean> {
-  const removed = await query<{ user_id: string }>(
-    tx,
-    sql`DELETE FROM workos_migrate.outbox WHERE user_id = ${row.userId} AND version = ${row.version}
-        AND lease_token = ${row.leaseToken} RETURNING user_id`,
+  const entry = JSON.stringify([intent]);
+  const recorded = await query<{ user_id: string }>(
+    db,
+    sql`UPDATE workos_migrate.outbox SET sent_creates = CASE WHEN sent_creates @> ${entry}::jsonb
+          THEN sent_creates ELSE sent_creates || ${entry}::jsonb END
+        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} RETURNING user_id`,
   );
-  if (removed.length > 0) return true;
-  // A newer change: release it for another pass. The password bit stays (sending the hash twice is
-  // harmless; missing a change is not) unless this version's password already went out.
-  await tx.execute(
-    sql`UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
-          next_attempt_at = now(), verifying = false,
-          password_changed = password_changed AND NOT (${passwordSent} AND version = ${row.version})
-        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken}`,
-  );
-  return false;
+  if (recorded.length === 0) return false;
+  if (!row.sentCreates.some((sent) => sent.externalId === intent.externalId && sent.email === intent.email))
+    row.sentCreates.push(intent);
+  return true;
 }
 
-/** Keeps a row after a success whose earlier attempt had no answer: re-check WorkOS after `delayMs`. */
-export async function scheduleVerification(
-  tx: DrizzleTransaction,
-  row: ClaimedRow,
-  delayMs: number,
-): Promise<void> {
-  await tx.execute(
-    sql`UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
-          uncertain = false, verifying = true, password_changed = false,
-          next_attempt_at = now() + ${delayMs} * interval '1 millisecond'
-        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} AND version = ${row.version}`,
+/**
+ * Extends a lease still held (same token, not yet expired in the database) and moves
+ * `row.leaseDeadline`. Answers false when the lease is gone: the caller must send nothing more.
+ */
+export async function extendLease(db: DrizzleDatabase, row: ClaimedRow, leaseMs: number): Promise<boolean> {
+  const startedAt = Date.now();
+  const extended = await query<{ user_id: string }>(
+    db,
+    sql`UPDATE workos_migrate.outbox SET lease_expires_at = now() + ${leaseMs} * interval '1 millisecond'
+        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} AND lease_expires_at > now()
+        RETURNING user_id`,
   );
+  if (extended.length === 0) return false;
+  row.leaseDeadline = startedAt + leaseMs;
+  return true;
+}
+
+/**
+ * A write of ours reached (or may have reached) WorkOS after our lease was lost: whoever holds the
+ * row now synced from what it read, which our write may have overwritten. Bump the version (so that
+ * holder's completion keeps the row) and mark it for a pass that re-reads WorkOS. `uncertain` when
+ * the write had no answer (it may land later; the pass after it verifies again).
+ */
+export async function requeueForVerification(
+  db: DrizzleDatabase,
+  userId: string,
+  uncertain: boolean,
+): Promise<void> {
+  await db.execute(
+    sql`INSERT INTO workos_migrate.outbox AS o (user_id, verifying, uncertain)
+        VALUES (${userId}, true, ${uncertain})
+        ON CONFLICT (user_id) DO UPDATE SET version = o.version + 1, verifying = true,
+          uncertain = o.uncertain OR EXCLUDED.uncertain, priority = 0, updated_at = now()`,
+  );
+}
+
+/**
+ * The CTEs `removed` and `released` that finish a row: deleted only if neither its version nor its
+ * lease changed, so a change that arrived during the call keeps it pending (released for another
+ * pass). The password bit stays (sending the hash twice is harmless; missing a change is not) unless
+ * this version's password already went out, and so does `verifying` (a re-check asked for during the
+ * call, by requeueForVerification, must not be lost). `released` waits for `removed`: at most one touches it.
+ */
+export function finishRowSql(row: ClaimedRow, passwordSent: boolean): SQL {
+  return sql`removed AS (DELETE FROM workos_migrate.outbox WHERE user_id = ${row.userId} AND version = ${row.version}
+          AND lease_token = ${row.leaseToken} RETURNING 1),
+        released AS (UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
+          next_attempt_at = now(),
+          password_changed = password_changed AND NOT (${passwordSent} AND version = ${row.version})
+        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} AND NOT EXISTS (SELECT 1 FROM removed)
+        RETURNING 1)`;
+}
+
+/**
+ * The same two CTEs after a success whose earlier attempt had no answer (it may still land): the row
+ * stays, due for a pass that re-reads WorkOS after `delayMs` (at once if a newer change arrived).
+ */
+export function verifyRowSql(row: ClaimedRow, delayMs: number): SQL {
+  return sql`removed AS (SELECT 1 WHERE false),
+        released AS (UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
+          verifying = true, uncertain = uncertain AND version <> ${row.version},
+          password_changed = password_changed AND version <> ${row.version},
+          next_attempt_at = CASE WHEN version = ${row.version}
+            THEN now() + ${Math.round(delayMs)} * interval '1 millisecond' ELSE now() END
+        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} RETURNING 1)`;
+}
+
+/** Finishes a row without a state to record (see `finishRowSql`); answers whether the lease was still held. */
+export async function complete(db: DrizzleTransaction, finish: SQL): Promise<boolean> {
+  const rows = await query<{ held: number }>(
+    db,
+    sql`WITH ${finish} SELECT ((SELECT count(*) FROM removed) + (SELECT count(*) FROM released))::int AS held`,
+  );
+  return (rows[0]?.held ?? 0) > 0;
+}
+
+/**
+ * Every other statement that finishes a row is conditional on its lease token too and answers whether
+ * the lease was still held: if not, another holder owns the row and nothing of ours was recorded.
+ */
+async function whileLeased(db: DrizzleTransaction, statement: SQL): Promise<boolean> {
+  return (await query<{ user_id: string }>(db, statement)).length > 0;
 }
 
 export async function retryLater(
@@ -96,21 +191,23 @@ export async function retryLater(
   delayMs: number,
   error: string,
   uncertain: boolean,
-): Promise<void> {
-  await db.execute(
+): Promise<boolean> {
+  return whileLeased(
+    db,
     sql`UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, last_error = ${error},
           uncertain = uncertain OR ${uncertain},
           next_attempt_at = now() + ${Math.round(delayMs)} * interval '1 millisecond', updated_at = now()
-        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken}`,
+        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} RETURNING user_id`,
   );
 }
 
 /** Gives a row back without counting the attempt (worker stopping, lost leadership, rate pause). */
-export async function release(db: DrizzleTransaction, row: ClaimedRow): Promise<void> {
-  await db.execute(
+export async function release(db: DrizzleTransaction, row: ClaimedRow): Promise<boolean> {
+  return whileLeased(
+    db,
     sql`UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL,
           attempts = GREATEST(attempts - 1, 0)
-        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken}`,
+        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} RETURNING user_id`,
   );
 }
 
@@ -120,13 +217,14 @@ export async function deadLetter(
   row: ClaimedRow,
   reason: string,
   detail: string,
-): Promise<void> {
-  await db.execute(
+): Promise<boolean> {
+  return whileLeased(
+    db,
     sql`UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL,
           dead = (version = ${row.version}), dead_reason = CASE WHEN version = ${row.version} THEN ${reason} END,
           last_error = ${detail}, attempts = CASE WHEN version = ${row.version} THEN attempts ELSE 0 END,
           next_attempt_at = now(), updated_at = now()
-        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken}`,
+        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} RETURNING user_id`,
   );
 }
 
@@ -140,10 +238,33 @@ export async function holdDeletes(db: DrizzleTransaction): Promise<number> {
   return held.length;
 }
 
-export async function pendingDeletes(db: DrizzleTransaction): Promise<number> {
+/**
+ * What the mass-delete guard compares with `deleteThreshold`: unconfirmed deletes pending now plus
+ * those applied in WorkOS within the window, so a mass delete done in batches slower than the worker
+ * is counted whole.
+ */
+export async function deletesInWindow(db: DrizzleTransaction, windowMs: number): Promise<number> {
   const rows = await query<{ n: number }>(
     db,
-    sql`SELECT count(*)::int AS n FROM workos_migrate.outbox WHERE (deleted OR replaced) AND NOT dead AND NOT delete_confirmed`,
+    // UNION: a delete applied but not yet completed is in both; it counts once.
+    sql`SELECT count(*)::int AS n FROM (
+          SELECT user_id FROM workos_migrate.outbox WHERE (deleted OR replaced) AND NOT dead AND NOT delete_confirmed
+          UNION
+          SELECT user_id FROM workos_migrate.applied_deletes
+          WHERE deleted_at > now() - ${windowMs} * interval '1 millisecond') d`,
   );
   return rows[0]?.n ?? 0;
+}
+
+/** Records an unconfirmed delete applied in WorkOS, and forgets those older than the window. */
+export async function recordAppliedDelete(
+  db: DrizzleTransaction,
+  userId: string,
+  windowMs: number,
+): Promise<void> {
+  await db.execute(
+    sql`WITH expired AS (DELETE FROM workos_migrate.applied_deletes
+          WHERE deleted_at <= now() - ${windowMs} * interval '1 millisecond')
+        INSERT INTO workos_migrate.applied_deletes (user_id) VALUES (${userId})`,
+  );
 }

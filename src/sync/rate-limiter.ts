@@ -23,6 +23,11 @@ export class AdaptiveRateLimiter {
     return this.rate;
   }
 
+  /** How long a 429's `Retry-After` still pauses every write (0 when not paused). */
+  get pausedForMs(): number {
+    return Math.max(0, this.pausedUntil - Date.now());
+  }
+
   /** Waits for a token (or until `signal` aborts: then it rejects). */
   async acquire(signal?: AbortSignal): Promise<void> {
     for (;;) {

@@ -9,8 +9,15 @@ import { quoteIdent } from '../core/mapping.js';
 import { checkLocalUser } from '../core/validate.js';
 import { toWorkOS } from '../hashes/index.js';
 import { classifyWorkosError, WorkosCallError } from '../workos/client.js';
-import { idEquals, type LocalUser, loadLocalUser, localUserSelect } from './local-user.js';
-import { type ClaimedRow, pendingDeletes } from './outbox.js';
+import { idEquals, type LocalUser, loadLocalUser, localIdOf, localUserSelect } from './local-user.js';
+import {
+  type ClaimedRow,
+  deletesInWindow,
+  finishRowSql,
+  recordAppliedDelete,
+  recordCreateIntent,
+  verifyRowSql,
+} from './outbox.js';
 
 /**
  * `no_local_password`: no local password, and WorkOS holds none we sent (social-login users).
@@ -130,7 +137,10 @@ export class Reconciler {
         if (row.replaced) {
           // The id came back after a delete that was still pending: a new person. The old WorkOS user
           // goes first (as a delete, under the mass-delete threshold), then the new row is created.
-          if (!row.deleteConfirmed && (await pendingDeletes(db)) > this.deps.config.deleteThreshold)
+          if (
+            !row.deleteConfirmed &&
+            (await deletesInWindow(db, this.deps.config.deleteWindowMs)) > this.deps.config.deleteThreshold
+          )
             return { outcome: { kind: 'hold_deletes' }, local, state };
           await this.deleteWorkosUser(row, state);
           state = null;
@@ -181,7 +191,7 @@ export class Reconciler {
   private async remove(row: ClaimedRow, state: SyncStateRow | null): Promise<{ outcome: Outcome }> {
     const db = this.deps.config.db;
     if (!row.deleteConfirmed) {
-      if ((await pendingDeletes(db)) > this.deps.config.deleteThreshold)
+      if ((await deletesInWindow(db, this.deps.config.deleteWindowMs)) > this.deps.config.deleteThreshold)
         return { outcome: { kind: 'hold_deletes' } };
     }
     const writes = await this.deleteWorkosUser(row, state);
@@ -219,13 +229,15 @@ export class Reconciler {
       const id = target.id;
       try {
         await this.deps.call(true, () => this.deps.workos.userManagement.deleteUser(id));
+        if (!row.deleteConfirmed)
+          await recordAppliedDelete(this.deps.config.db, row.userId, this.deps.config.deleteWindowMs);
       } catch (error) {
         if (error instanceof CallRefused) throw error;
         if (classifyWorkosError(error).kind !== 'not_found') throw error;
       }
     }
     await this.deps.config.db.execute(
-      sql`DELETE FROM workos_migrate.sync_state WHERE user_id = ${row.userId}`,
+      sql`DELETE FROM workos_migrate.sync_state WHERE user_id = ${row.userId} AND ${leaseHeld(row)}`,
     );
     return target ? 1 : 0;
   }
@@ -289,12 +301,12 @@ export class Reconciler {
   /** Another local user holds this email in WorkOS: mid-change (transient) or not ours (dead). */
   private async emailHolder(email: string, selfExternalId: string): Promise<never> {
     const holder = await this.findByEmail(email);
-    if (
-      holder?.externalId &&
-      holder.externalId !== selfExternalId &&
-      holder.externalId.startsWith(this.externalIdPrefix)
-    ) {
-      const otherId = holder.externalId.slice(this.externalIdPrefix.length);
+    const { db, users } = this.deps.config;
+    const otherId =
+      holder?.externalId && holder.externalId !== selfExternalId
+        ? await localIdOf(db, users, this.externalIdPrefix, holder.externalId)
+        : null;
+    if (otherId !== null) {
       const other = await loadLocalUser(this.deps.config.db, this.deps.config.users, this.select, otherId);
       // The other local user still exists (and will move off this email) or was deleted (and its
       // delete is pending): either way the conflict passes once that user's own sync runs.
@@ -331,14 +343,14 @@ export class Reconciler {
    * by then (verified again for a verified local user). The cost, documented: WorkOS unverifies the
    * user for that moment and unlinks social identities that do not match the placeholder.
    */
-  private async stepAside(userId: string, workosUserId: string): Promise<void> {
+  private async stepAside(row: ClaimedRow, workosUserId: string): Promise<void> {
     const placeholder = `${workosUserId.toLowerCase()}@email-swap.workos-migrate.invalid`;
     const returned = await this.deps.call(true, () =>
       this.deps.workos.userManagement.updateUser({ userId: workosUserId, email: placeholder }),
     );
     await this.deps.config.db.execute(
       sql`UPDATE workos_migrate.sync_state SET email = ${placeholder}, email_verified = ${returned.emailVerified}
-          WHERE user_id = ${userId}`,
+          WHERE user_id = ${row.userId} AND ${leaseHeld(row)}`,
     );
   }
 
@@ -367,16 +379,12 @@ export class Reconciler {
           );
         baseline = fromRemote(local.id, remote, state);
       }
-    } else if (row.attempts > 1 || row.uncertain) {
+    } else if (row.attempts > 1 || row.uncertain || row.verifying) {
       // A first attempt creates optimistically: WorkOS keeps external_id and email unique, so a user
       // that already exists answers "taken" and the retry looks it up. Later attempts (an earlier one
       // may have created the user and died before recording it) look up first.
       remote = await this.getByExternalId(externalId);
-      if (
-        remote &&
-        normaliseEmail(remote.email) !== normaliseEmail(email) &&
-        !createdByOurUnansweredAttempt(row, remote)
-      ) {
+      if (remote && normaliseEmail(remote.email) !== normaliseEmail(email) && !sentByThisRow(row, remote)) {
         throw new Dead(
           'external_id_conflict',
           `WorkOS user ${remote.id} carries external_id ${externalId} but a different email; check which is right`,
@@ -414,7 +422,7 @@ export class Reconciler {
 
     const conversion = this.convert(local);
     const workosUserId = remote?.id ?? state?.workosUserId;
-    if (!workosUserId) return this.create(local, email, externalId, conversion);
+    if (!workosUserId) return this.create(row, local, email, externalId, conversion);
 
     // Update: only what differs from the baseline.
     const base = baseline as SyncStateRow;
@@ -462,7 +470,7 @@ export class Reconciler {
             // cycle needs a placeholder (a chain resolves once its head moves), and one member of it
             // steps aside so the others can move; the retry then takes the new email.
             if (blocked instanceof Wait && (await this.leadsSwapCycle(local.id, email, base.email)))
-              await this.stepAside(local.id, workosUserId);
+              await this.stepAside(row, workosUserId);
             throw blocked;
           }
         }
@@ -539,6 +547,7 @@ export class Reconciler {
   }
 
   private async create(
+    row: ClaimedRow,
     local: LocalUser,
     email: string,
     externalId: string,
@@ -555,6 +564,8 @@ export class Reconciler {
     // A disabled user is created without a password: nothing for WorkOS to accept until re-enabled.
     const hash = local.disabled ? undefined : conversion.hash;
     let created: User;
+    if (!(await recordCreateIntent(this.deps.config.db, row, { externalId, email: normaliseEmail(email) })))
+      throw new CallRefused('the row lease was lost');
     try {
       created = await this.deps.call(true, () =>
         this.deps.workos.userManagement.createUser({
@@ -746,6 +757,11 @@ function diffMetadata(
   return Object.keys(patch).length > 0 ? patch : null;
 }
 
+/** True while `row`'s lease is still ours: every sync_state write is conditional on it. */
+function leaseHeld(row: ClaimedRow): SQL {
+  return sql`EXISTS (SELECT 1 FROM workos_migrate.outbox WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken})`;
+}
+
 export async function loadSyncState(db: DrizzleTransaction, userId: string): Promise<SyncStateRow | null> {
   const rows = await query<SyncStateRow>(
     db,
@@ -758,30 +774,27 @@ export async function loadSyncState(db: DrizzleTransaction, userId: string): Pro
 }
 
 /**
- * Clock skew allowed between WorkOS and the database when telling our own late create from a user
- * someone else made: generous, since only a user carrying our exact external id is ever considered.
+ * A WorkOS user with our external id is our own create (whose answer or record was lost) only if its
+ * email is one a create for this row was about to send: recorded before the call, so it survives any
+ * crash. Anything else carrying our external id is not trusted, whenever it was made.
  */
-const CLOCK_SKEW_MS = 5 * 60_000;
-
-/**
- * A WorkOS user with our external id but an older email is our own create whose answer was lost,
- * when an earlier attempt had no answer and the user was created after this change was queued: the
- * local email changed before the retry. Anything else carrying our external id is not trusted.
- */
-function createdByOurUnansweredAttempt(row: ClaimedRow, remote: User): boolean {
-  if (!row.uncertain) return false;
-  const created = Date.parse(remote.createdAt);
-  const queued = Date.parse(row.enqueuedAt);
-  return Number.isFinite(created) && Number.isFinite(queued) && created >= queued - CLOCK_SKEW_MS;
+function sentByThisRow(row: ClaimedRow, remote: User): boolean {
+  const email = normaliseEmail(remote.email);
+  return row.sentCreates.some((sent) => sent.externalId === remote.externalId && sent.email === email);
 }
 
-/** The upsert of what WorkOS now holds for one user. */
+/**
+ * The upsert of what WorkOS now holds for one user, written only if `held` (a CTE of the outbox row
+ * under our lease) has a row: sync_state never moves under a lease another worker holds.
+ */
 function upsertSyncStateSql(next: SyncStateRow, environment: string): SQL {
   return sql`INSERT INTO workos_migrate.sync_state (user_id, workos_user_id, email, first_name, last_name, email_verified,
           metadata, password_state, password_reason, reset_sent_at, environment, synced_at)
-        VALUES (${next.userId}, ${next.workosUserId}, ${next.email}, ${next.firstName}, ${next.lastName},
-          ${next.emailVerified}, ${JSON.stringify(next.metadata)}::jsonb, ${next.passwordState}, ${next.passwordReason},
-          ${next.resetSentAt}::timestamptz, ${environment}, now())
+        SELECT ${next.userId}::text, ${next.workosUserId}::text, ${next.email}::text, ${next.firstName}::text,
+          ${next.lastName}::text, ${next.emailVerified}::boolean, ${JSON.stringify(next.metadata)}::jsonb,
+          ${next.passwordState}::text, ${next.passwordReason}::text, ${next.resetSentAt}::timestamptz,
+          ${environment}::text, now()
+        FROM held
         ON CONFLICT (user_id) DO UPDATE SET workos_user_id = EXCLUDED.workos_user_id, email = EXCLUDED.email,
           first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, email_verified = EXCLUDED.email_verified,
           metadata = EXCLUDED.metadata, password_state = EXCLUDED.password_state,
@@ -789,7 +802,7 @@ function upsertSyncStateSql(next: SyncStateRow, environment: string): SQL {
           environment = EXCLUDED.environment, synced_at = now()`;
 }
 
-/** Writes the WorkOS id back to the app's row. Touches only workos_user_id, which the trigger ignores. */
+/** Writes the WorkOS id back to the app's row (under the lease, as above). Touches only workos_user_id, which the trigger ignores. */
 async function linkLocalUserSql(
   db: DrizzleTransaction,
   config: ResolvedConfig,
@@ -799,24 +812,22 @@ async function linkLocalUserSql(
   const workosColumn = quoteIdent(columns.workosUserId);
   return sql`UPDATE ${sql.raw(users.qualified)} SET ${sql.raw(workosColumn)} = ${next.workosUserId}
         WHERE ${await idEquals(db, config.users, sql.raw(quoteIdent(columns.id)), next.userId)}
-          AND ${sql.raw(workosColumn)} IS DISTINCT FROM ${next.workosUserId}`;
+          AND ${sql.raw(workosColumn)} IS DISTINCT FROM ${next.workosUserId}
+          AND EXISTS (SELECT 1 FROM held)`;
 }
 
-/** Records what WorkOS now holds and writes the WorkOS id back to the app's row. */
-export async function saveSyncState(
-  tx: DrizzleTransaction,
-  config: ResolvedConfig,
-  next: SyncStateRow,
-  environment: string,
-): Promise<void> {
-  await tx.execute(upsertSyncStateSql(next, environment));
-  await tx.execute(await linkLocalUserSql(tx, config, next));
+/** How a sync that reached WorkOS ends: `held` false when the lease was lost and nothing was recorded. */
+export interface SaveResult {
+  held: boolean;
+  removed: boolean;
 }
 
 /**
- * The common end of a sync in one statement (atomic without BEGIN/COMMIT round trips): record the
- * state, link the app's row, and finish the outbox row as `complete()` does: delete it if neither its
- * version nor its lease changed, else release it for another pass. Answers whether it was removed.
+ * The common end of a sync in one statement (atomic without BEGIN/COMMIT round trips), and only while
+ * the lease is held (`held` locks the outbox row by its token): record the state, link the app's row,
+ * and finish the outbox row as `complete()` does: delete it if its version is unchanged, else release
+ * it for another pass. With `verifyAfterMs` (an earlier attempt had no answer and may still land) the
+ * row stays, due for a pass that re-reads WorkOS after that delay.
  */
 export async function saveAndComplete(
   db: DrizzleTransaction,
@@ -824,21 +835,18 @@ export async function saveAndComplete(
   next: SyncStateRow,
   environment: string,
   row: ClaimedRow,
-): Promise<boolean> {
-  // Data-modifying CTEs all run once, whether or not the final SELECT reads them; `removed` and
-  // `released` match disjoint versions of the same row, so at most one of them touches it.
-  const rows = await query<{ removed: number }>(
+  verifyAfterMs?: number,
+): Promise<SaveResult> {
+  const finish = verifyAfterMs === undefined ? finishRowSql(row, false) : verifyRowSql(row, verifyAfterMs);
+  // Data-modifying CTEs all run once, whether or not the final SELECT reads them.
+  const rows = await query<{ held: number; removed: number }>(
     db,
-    sql`WITH saved AS (${upsertSyncStateSql(next, environment)} RETURNING 1),
+    sql`WITH held AS (SELECT user_id FROM workos_migrate.outbox
+            WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} FOR UPDATE),
+          saved AS (${upsertSyncStateSql(next, environment)} RETURNING 1),
           linked AS (${await linkLocalUserSql(db, config, next)} RETURNING 1),
-          removed AS (DELETE FROM workos_migrate.outbox
-            WHERE user_id = ${row.userId} AND version = ${row.version} AND lease_token = ${row.leaseToken}
-            RETURNING 1),
-          released AS (UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
-              next_attempt_at = now(), verifying = false
-            WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} AND version <> ${row.version}
-            RETURNING 1)
-        SELECT (SELECT count(*) FROM removed)::int AS removed`,
+          ${finish}
+        SELECT (SELECT count(*) FROM held)::int AS held, (SELECT count(*) FROM removed)::int AS removed`,
   );
-  return (rows[0]?.removed ?? 0) > 0;
+  return { held: (rows[0]?.held ?? 0) > 0, removed: (rows[0]?.removed ?? 0) > 0 };
 }

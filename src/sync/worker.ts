@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomUUID } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { hostname } from 'node:os';
@@ -16,18 +17,38 @@ import {
   claim,
   complete,
   deadLetter,
+  extendLease,
+  finishRowSql,
   holdDeletes,
   release,
+  requeueForVerification,
   retryLater,
-  scheduleVerification,
+  verifyRowSql,
 } from './outbox.js';
 import { AdaptiveRateLimiter } from './rate-limiter.js';
-import { CallRefused, Reconciler, saveAndComplete, saveSyncState } from './reconciler.js';
+import { CallRefused, Reconciler, saveAndComplete } from './reconciler.js';
 
 /** The WorkOS environment a config talks to: the client id, else a fingerprint of the key. */
 export function environmentOf(config: ResolvedConfig): string {
   if (config.workos.clientId) return config.workos.clientId;
   return `key:${createHash('sha256').update(config.workos.apiKey).digest('hex').slice(0, 12)}`;
+}
+
+/** The client timeout of every WorkOS call: a third of the row lease, so a call ends inside it. */
+export function callTimeoutMs(leaseMs: number): number {
+  return Math.floor(leaseMs / 3);
+}
+
+/** The row's lease ran out (or another worker took it): the sync sends nothing more. */
+class LeaseLost extends CallRefused {}
+
+/** One sync in flight: its row and what it sent, for the calls it makes (found through AsyncLocalStorage). */
+interface Task {
+  row: ClaimedRow;
+  /** A write was sent (answered or not): if the lease turns out lost, the user is verified again. */
+  writesSent: boolean;
+  /** A write had no answer: it may still land. */
+  unanswered: boolean;
 }
 
 export interface WorkerCounters {
@@ -55,6 +76,9 @@ export class Worker {
   private abort = new AbortController();
   private stopped: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<Promise<void>>();
+  /** User ids with a sync in flight here: never claimed again until it ends, even past its lease. */
+  private readonly inFlightIds = new Set<string>();
+  private readonly tasks = new AsyncLocalStorage<Task>();
   /** Failures of writes that had no answer: only those may still land in WorkOS later. */
   private readonly unansweredWrites = new WeakSet<WorkosCallError>();
   private loops: Promise<void>[] = [];
@@ -172,12 +196,23 @@ export class Worker {
     const { concurrency, leaseMs, pollMs } = this.config.worker;
     while (this.running) {
       let claimed = 0;
-      if (this.isLeader && this.inFlight.size < concurrency) {
+      // While a 429 pauses every write, a claimed row would only wait out its lease in the limiter.
+      const paused = this.limiter.pausedForMs > 0;
+      if (this.isLeader && this.inFlight.size < concurrency && !paused) {
         try {
-          const rows = await claim(this.config.db, concurrency - this.inFlight.size, leaseMs);
+          const rows = await claim(
+            this.config.db,
+            concurrency - this.inFlight.size,
+            leaseMs,
+            this.inFlightIds,
+          );
           claimed = rows.length;
           for (const row of rows) {
-            const task = this.process(row).finally(() => this.inFlight.delete(task));
+            this.inFlightIds.add(row.userId);
+            const task = this.process(row).finally(() => {
+              this.inFlight.delete(task);
+              this.inFlightIds.delete(row.userId);
+            });
             this.inFlight.add(task);
           }
         } catch (error) {
@@ -188,20 +223,31 @@ export class Worker {
         }
       }
       if (claimed === 0 || this.inFlight.size >= concurrency) {
-        const wait = this.inFlight.size >= concurrency ? Promise.race([...this.inFlight]) : sleep(pollMs);
+        const wait =
+          this.inFlight.size >= concurrency
+            ? Promise.race([...this.inFlight])
+            : sleep(paused ? Math.min(this.limiter.pausedForMs, pollMs * 5) : pollMs);
         await Promise.race([wait, this.stopped]);
       }
     }
   }
 
-  /** Every WorkOS call: only while leading, through the rate limiter, counted. */
+  /**
+   * Every WorkOS call: only while leading, through the rate limiter, counted, and only while the
+   * row's lease lasts longer than the call can take (checked after the wait for a rate token).
+   */
   private async call<T>(write: boolean, fn: () => Promise<T>): Promise<T> {
+    const task = this.tasks.getStore();
     if (!this.isLeader) throw new CallRefused('not the leader');
     if (write)
       await this.limiter.acquire(this.abort.signal).catch(() => {
         throw new CallRefused('worker stopping');
       });
     if (!this.isLeader) throw new CallRefused('lost the leader lease');
+    if (task) {
+      await this.holdLease(task.row);
+      if (write) task.writesSent = true;
+    }
     try {
       const result = await fn();
       if (write) {
@@ -211,7 +257,10 @@ export class Worker {
       return result;
     } catch (error) {
       const failure = classifyWorkosError(error);
-      if (write && failure.kind === 'no_answer') this.unansweredWrites.add(failure);
+      if (write && failure.kind === 'no_answer') {
+        this.unansweredWrites.add(failure);
+        if (task) task.unanswered = true;
+      }
       if (failure.kind === 'rate_limited') {
         this.counters.rateLimited += 1;
         this.limiter.onRateLimited(failure.retryAfterMs);
@@ -220,77 +269,123 @@ export class Worker {
     }
   }
 
+  /**
+   * A call may take up to its client timeout, so it may start only while more than that is left of
+   * the lease: extended (by token) once less than two timeouts remain, refused once it has run out.
+   */
+  private async holdLease(row: ClaimedRow): Promise<void> {
+    const { leaseMs } = this.config.worker;
+    const timeout = callTimeoutMs(leaseMs);
+    if (row.leaseDeadline <= Date.now()) throw new LeaseLost('the row lease expired');
+    if (row.leaseDeadline - Date.now() < 2 * timeout) {
+      if (!(await extendLease(this.config.db, row, leaseMs))) throw new LeaseLost('the row lease was lost');
+    }
+    if (row.leaseDeadline - Date.now() <= timeout) throw new LeaseLost('the row lease is about to expire');
+  }
+
   private backoff(attempts: number): number {
     const base = this.config.worker.retryBaseMs * 2 ** Math.max(0, attempts - 1);
     return Math.min(this.config.worker.retryMaxMs, base) * (0.5 + Math.random());
   }
 
   private async process(row: ClaimedRow): Promise<void> {
+    const task: Task = { row, writesSent: false, unanswered: false };
+    const held = await this.tasks.run(task, () => this.sync(row));
+    // Our write went out but the row is no longer ours: its holder synced from what it read, which
+    // our write may have overwritten. Queue the user for a pass that re-reads WorkOS.
+    if (!held && task.writesSent) {
+      await requeueForVerification(this.config.db, row.userId, task.unanswered).catch((error) =>
+        this.config.logger.error(
+          { userId: row.userId, err: errorSummary(error) },
+          'workos-migrate: queueing a verification after a lost lease failed',
+        ),
+      );
+    }
+  }
+
+  /** A live change confirmed under our lease: its queue-to-confirmed lag, for metrics and the dashboard. */
+  private recordLag(row: ClaimedRow): void {
+    if (row.priority === 0 && !row.uncertain) this.mirrorLag.record((Date.now() - row.enqueuedAtMs) / 1000);
+  }
+
+  /** Runs one sync and records its end; answers whether the lease was still held when it did. */
+  private async sync(row: ClaimedRow): Promise<boolean> {
     const { db, logger } = this.config;
     const reconciler = this.reconciler as Reconciler;
     let result: Awaited<ReturnType<Reconciler['run']>>;
     try {
       result = await reconciler.run(row);
     } catch (error) {
-      // Lost leadership or stopping mid-call: give the row back untouched.
-      if (error instanceof CallRefused) {
-        await release(db, row).catch(() => undefined);
-        return;
-      }
-      logger.error(
-        { userId: row.userId, err: errorSummary(error) },
-        'workos-migrate: sync failed unexpectedly',
-      );
-      await retryLater(db, row, this.backoff(row.attempts), errorSummary(error), false).catch(
-        () => undefined,
-      );
-      return;
+      // Lost leadership or the row lease, or stopping mid-call: give the row back untouched.
+      if (error instanceof CallRefused) return release(db, row).catch(() => false);
+      return this.failUnexpectedly(row, error, 'sync failed unexpectedly');
     }
     const { outcome } = result;
     this.counters.processed += 1;
     try {
       switch (outcome.kind) {
-        case 'done':
-          if (row.uncertain) {
-            // An earlier attempt may still land in WorkOS: record what we know and look again once it
-            // no longer can. Also after a verification pass whose own write had no answer: that write
-            // can land late too (test/engine-guards: "the verification pass that stalls too").
-            await db.transaction(async (tx) => {
-              if (result.next) await saveSyncState(tx, this.config, result.next, this.environment);
-              await scheduleVerification(tx, row, this.config.worker.leaseMs * 2);
-            });
-          } else if (result.next) {
-            // One statement: state, link and outbox row together (a newer version is released, bit kept).
-            await saveAndComplete(db, this.config, result.next, this.environment, row);
-          } else {
-            await complete(db, row, outcome.passwordSent);
+        case 'done': {
+          // After an attempt that had no answer (also a verification pass whose own write had none:
+          // test/engine-guards "the verification pass that stalls too"), that write can still land:
+          // record what we know and look again once it no longer can.
+          const verifyAfterMs = row.uncertain ? this.config.worker.leaseMs * 2 : undefined;
+          if (result.next) {
+            // One statement: state, link and outbox row together, only under our lease.
+            const { held } = await saveAndComplete(
+              db,
+              this.config,
+              result.next,
+              this.environment,
+              row,
+              verifyAfterMs,
+            );
+            if (held) this.recordLag(row);
+            return held;
           }
-          if (row.priority === 0) this.mirrorLag.record((Date.now() - Date.parse(row.enqueuedAt)) / 1000);
-          return;
+          const held = await complete(
+            db,
+            verifyAfterMs === undefined
+              ? finishRowSql(row, outcome.passwordSent)
+              : verifyRowSql(row, verifyAfterMs),
+          );
+          if (held) this.recordLag(row);
+          return held;
+        }
         case 'hold_deletes': {
           const held = await holdDeletes(db);
           logger.warn(
             { held },
             'workos-migrate: mass delete held; run `workos-migrate confirm-deletes` to release it',
           );
-          return;
+          return true;
         }
         case 'dead':
           this.counters.deadLettered += 1;
           logger.warn({ userId: row.userId, reason: outcome.reason }, 'workos-migrate: user dead-lettered');
-          await deadLetter(db, row, outcome.reason, outcome.detail);
-          return;
+          return deadLetter(db, row, outcome.reason, outcome.detail);
         case 'retry':
-          await this.retry(row, outcome.reason, outcome.detail, outcome.error);
-          return;
+          return this.retry(row, outcome.reason, outcome.detail, outcome.error);
       }
     } catch (error) {
-      logger.error(
-        { userId: row.userId, err: errorSummary(error) },
-        'workos-migrate: recording a sync result failed',
-      );
-      await release(db, row).catch(() => undefined);
+      return this.failUnexpectedly(row, error, 'recording a sync result failed');
     }
+  }
+
+  /**
+   * Anything but a WorkOS answer (a bug, a database error, a row the SQL cannot take) is an attempt
+   * like any other: retried with backoff, dead-lettered `internal_error` after `maxAttempts`, so one
+   * poison row never loops forever. What is stored and logged is the database's own message.
+   */
+  private async failUnexpectedly(row: ClaimedRow, error: unknown, what: string): Promise<boolean> {
+    const { db, logger, worker } = this.config;
+    const message = errorSummary(error);
+    logger.error({ userId: row.userId, attempts: row.attempts, err: message }, `workos-migrate: ${what}`);
+    const exhausted = row.attempts >= worker.maxAttempts;
+    if (exhausted) this.counters.deadLettered += 1;
+    const recorded = exhausted
+      ? deadLetter(db, row, 'internal_error', `${what}: ${message}`)
+      : retryLater(db, row, this.backoff(row.attempts), `${what}: ${message}`, false);
+    return recorded.catch(() => false);
   }
 
   private async retry(
@@ -298,7 +393,7 @@ export class Worker {
     reason: string,
     detail: string,
     error?: WorkosCallError,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { db, logger, worker } = this.config;
     if (error?.kind === 'auth') {
       this.fatal = new WorkosMigrateError(
@@ -306,28 +401,26 @@ export class Worker {
         `workos-migrate: WorkOS refused the API key (${error.status}); the worker stopped. Check WORKOS_API_KEY and its environment`,
       );
       logger.error({ status: error.status }, this.fatal.message);
-      await release(db, row);
+      const held = await release(db, row);
       void this.stop();
-      return;
+      return held;
     }
     if (error?.kind === 'rate_limited') {
       // Not the user's fault: the attempt does not count.
-      await release(db, row);
-      return;
+      return release(db, row);
     }
     // An outage is not the user's fault: only failures of the user's own (a conflict that does not
     // pass) count towards dead-lettering.
     if (!error?.transient && row.attempts >= worker.maxAttempts) {
       this.counters.deadLettered += 1;
-      await deadLetter(db, row, 'too_many_attempts', `${reason}: ${detail}`);
-      return;
+      return deadLetter(db, row, 'too_many_attempts', `${reason}: ${detail}`);
     }
     this.counters.retried += 1;
     logger.debug(
       { userId: row.userId, reason, attempts: row.attempts },
       'workos-migrate: sync will be retried',
     );
-    await retryLater(
+    return retryLater(
       db,
       row,
       this.backoff(row.attempts),
@@ -340,8 +433,20 @@ export class Worker {
   }
 }
 
-/** A log-safe summary of an error: its kind and message, never request bodies. */
+/**
+ * A log-safe summary of an error: its kind and message, never request bodies, SQL text or parameter
+ * values. Drizzle wraps a failed query as "Failed query: <sql> params: <values>" (values that can be
+ * emails or hashes) with the driver's error as `cause`: only that cause's own message is kept.
+ */
 function errorSummary(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    if (!('params' in current) && !current.message.startsWith('Failed query')) {
+      const code = (current as { code?: unknown }).code;
+      const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? ` (SQLSTATE ${code})` : '';
+      return `${current.name}: ${current.message}${sqlState}`;
+    }
+    current = current.cause;
+  }
+  return current === error ? String(error) : 'database query failed';
 }

@@ -256,4 +256,28 @@ export function engine(...args: Parameters<typeof engineConfig>) {
   return createWorkosMigrate(engineConfig(...args));
 }
 
+/** Empties the library's tables and the users table (without recording the TRUNCATE as deletes). */
+export async function resetTables(app: AppDatabase): Promise<void> {
+  await app.exec(
+    'TRUNCATE workos_migrate.outbox, workos_migrate.sync_state, workos_migrate.leader, workos_migrate.applied_deletes',
+  );
+  await app.exec('ALTER TABLE users DISABLE TRIGGER workos_migrate_capture_truncate');
+  await app.exec('TRUNCATE users');
+  await app.exec('ALTER TABLE users ENABLE TRIGGER workos_migrate_capture_truncate');
+}
+
+/** Starts engines (workers running) and stops every one of them at once, e.g. in `afterEach`. */
+export function startedEngines(emulator: () => { url: string; apiKey: string; clientId: string }) {
+  const started: ReturnType<typeof engine>[] = [];
+  return {
+    async start(db: DrizzleDatabase, overrides: Partial<WorkosMigrateConfig> = {}) {
+      const migrate = engine(db, emulator(), overrides);
+      started.push(migrate);
+      await migrate.worker.start();
+      return migrate;
+    },
+    stopAll: () => Promise.all(started.splice(0).map((migrate) => migrate.worker.stop())),
+  };
+}
+
 export { sql };

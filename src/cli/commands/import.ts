@@ -36,6 +36,8 @@ interface OutboxCounts {
   pending: number;
   held: number;
   dead: Record<string, number>;
+  /** Rows waiting (not yet due) for a re-check after an unanswered call, and when the last is due. */
+  recheck: { users: number; seconds: number } | null;
 }
 
 async function outboxCounts(db: DrizzleDatabase): Promise<OutboxCounts> {
@@ -44,7 +46,18 @@ async function outboxCounts(db: DrizzleDatabase): Promise<OutboxCounts> {
     sql`SELECT dead, held, CASE WHEN dead THEN coalesce(dead_reason, 'unknown') END AS reason, count(*)::int AS n
         FROM workos_migrate.outbox GROUP BY 1, 2, 3`,
   );
-  const counts: OutboxCounts = { pending: 0, held: 0, dead: {} };
+  const [recheck] = await query<{ users: number; seconds: number | null }>(
+    db,
+    sql`SELECT count(*)::int AS users, extract(epoch FROM max(next_attempt_at) - now())::float8 AS seconds
+        FROM workos_migrate.outbox
+        WHERE NOT dead AND NOT held AND (verifying OR uncertain) AND next_attempt_at > now()`,
+  );
+  const counts: OutboxCounts = {
+    pending: 0,
+    held: 0,
+    dead: {},
+    recheck: recheck && recheck.users > 0 ? { users: recheck.users, seconds: recheck.seconds ?? 0 } : null,
+  };
   for (const row of rows) {
     if (row.dead) counts.dead[row.reason ?? 'unknown'] = (counts.dead[row.reason ?? 'unknown'] ?? 0) + row.n;
     else if (row.held) counts.held += row.n;
@@ -83,8 +96,8 @@ export const importCommand: CliCommand = {
       'backfill every user into WorkOS: enqueue them, then run the worker in the foreground until done',
     )
       .option('--dry-run', 'write nothing to WorkOS: report bad emails, duplicates, hash formats, duration')
-      .option('--rate <n>', 'WorkOS writes per second (default: worker.ratePerSecond, 45)')
-      .option('--concurrency <n>', 'requests in flight (default: worker.concurrency, 8)')
+      .option('--rate <n>', 'WorkOS writes per second (default: worker.ratePerSecond, 48)')
+      .option('--concurrency <n>', 'requests in flight (default: worker.concurrency, 16)')
       .option('--limit <n>', 'enqueue at most N users (a rerun continues with the next ones)')
       .option('--check-workos <n>', 'with --dry-run: look N sample users up in WorkOS (reads only)')
       .action(
@@ -174,7 +187,13 @@ export const importCommand: CliCommand = {
             const sample = (counts: OutboxCounts): ProgressSample => {
               done = Math.max(done, total - counts.pending);
               total = Math.max(total, done + counts.pending);
-              return { done, total, rateLimited: migrate.worker.counters.rateLimited, failed: counts.dead };
+              return {
+                done,
+                total,
+                rateLimited: migrate.worker.counters.rateLimited,
+                failed: counts.dead,
+                recheck: counts.recheck,
+              };
             };
             if (!flags.json) {
               ctx.io.stderr(

@@ -8,6 +8,7 @@ import { formatVerify, type VerifyCheck, verify } from '../verify.js';
 interface VerifyFlags extends EngineFlags {
   sample?: string;
   full?: boolean;
+  out?: string;
   loginTest?: string;
 }
 
@@ -71,6 +72,10 @@ export const verifyCommand: CliCommand = {
     )
       .option('--sample <n>', `compare N random synced users with WorkOS (default ${DEFAULT_SAMPLE})`)
       .option('--full', 'compare every synced user (pages through all WorkOS users)')
+      .option(
+        '--out <file>',
+        'write every drift entry to FILE as JSON lines (the report keeps the first 1,000)',
+      )
       .option('--login-test <email>', 'ask for that user’s password (not echoed) and sign in through WorkOS')
       .action(
         ctx.action(async (flags: VerifyFlags) => {
@@ -79,6 +84,8 @@ export const verifyCommand: CliCommand = {
           }
           const sample = flags.sample === undefined ? DEFAULT_SAMPLE : parseCount('--sample', flags.sample);
           const email = flags.loginTest?.trim();
+          if (flags.out !== undefined && !flags.out.trim())
+            throw new UsageError('--out needs a file name, e.g. --out drift.jsonl');
           if (flags.loginTest !== undefined && !email)
             throw new UsageError('--login-test needs an email address');
           return withSetup(flags, async (setup) => {
@@ -103,6 +110,7 @@ export const verifyCommand: CliCommand = {
             const report = await verify(config.db, resolved, workos, {
               sample,
               full: flags.full === true,
+              ...(flags.out ? { out: flags.out } : {}),
               ...(email && password
                 ? {
                     loginTest: (client: WorkOS) =>

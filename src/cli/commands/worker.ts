@@ -19,8 +19,8 @@ export const workerCommand: CliCommand = {
       'worker',
       'run the sync worker until SIGINT/SIGTERM (for deployments that keep it out of the app)',
     )
-      .option('--rate <n>', 'WorkOS writes per second (default: worker.ratePerSecond, 45)')
-      .option('--concurrency <n>', 'requests in flight (default: worker.concurrency, 8)')
+      .option('--rate <n>', 'WorkOS writes per second (default: worker.ratePerSecond, 48)')
+      .option('--concurrency <n>', 'requests in flight (default: worker.concurrency, 16)')
       .action(
         ctx.action(async (flags: WorkerFlags) => {
           const worker: WorkerOptions = {};
