@@ -2,6 +2,7 @@
 // bearer scheme matched case-insensitively, the same routes and answers from Fastify and Express,
 // dead letters listed per user (emails masked) and retried per user or reason.
 import { describe, expect, it } from 'vitest';
+import { bucketOf } from 'workos-migrate/flags';
 import { type Adapter, type AdminApp, adminTestbed } from './helpers/admin-apps.js';
 
 const bed = adminTestbed();
@@ -148,5 +149,42 @@ describe.each(['fastify', 'express'] as const)('admin routes through %s', (adapt
     });
     expect(byReason.json()).toEqual({ requeued: 2 });
     expect((await admin.migrate.status()).dead).toEqual({});
+  });
+
+  it('preview how many users a rollout would move (Unleash bucketing), before anything is set', async () => {
+    const admin = await open(adapter);
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const rows = await bed.app.exec(
+      `INSERT INTO users (email) SELECT 'p' || g || '@example.com' FROM generate_series(1, 300) g RETURNING id::text AS id`,
+    );
+    const buckets = rows.map((row) => bucketOf('workos-migrate-cutover', String(row.id)));
+    const between = (low: number, high: number) => buckets.filter((b) => b > low && b <= high).length;
+    const preview = await admin.call({
+      method: 'GET',
+      url: '/workos-migrate/rollout/preview?percent=30',
+      headers: auth,
+    });
+    expect(preview.json()).toEqual({ from: 0, to: 30, wouldMove: between(0, 30) });
+    expect(between(0, 30)).toBeGreaterThan(0);
+    expect(admin.migrate.flags.rollout().percent).toBe(0);
+    await admin.call({
+      method: 'POST',
+      url: '/workos-migrate/rollout',
+      headers: auth,
+      body: { percent: 30 },
+    });
+    // Down from 30 to 10 moves the users in buckets 11..30 back to legacy.
+    const down = await admin.call({
+      method: 'GET',
+      url: '/workos-migrate/rollout/preview?percent=10',
+      headers: auth,
+    });
+    expect(down.json()).toEqual({ from: 30, to: 10, wouldMove: between(10, 30) });
+    const bad = await admin.call({
+      method: 'GET',
+      url: '/workos-migrate/rollout/preview?percent=101',
+      headers: auth,
+    });
+    expect(bad.status).toBe(400);
   });
 });

@@ -171,11 +171,17 @@ const SCRIPT = `'use strict';
   });
   $('sign-out').onclick = async () => { await api('POST', 'session/end', {}).catch(() => {}); showSignIn(); };
   $('freeze').onchange = () => act(() => api('POST', 'freeze', { on: $('freeze').checked }));
-  $('rollout').oninput = async () => {
+  let previewTimer = null;
+  $('rollout').oninput = () => {
     sliding = true; const percent = Number($('rollout').value); text('rollout-value', percent); $('rollout-apply').hidden = false;
-    try { const p = await api('GET', 'rollout/preview?percent=' + percent);
-      if (Number($('rollout').value) === p.to) text('rollout-preview', 'would move ' + n(p.wouldMove) + ' users (from ' + p.from + '%)'); }
-    catch (e) { text('flags-error', e.message); }
+    text('rollout-preview', 'counting…');
+    // Asked once the slider rests, not at every position it passes.
+    clearTimeout(previewTimer);
+    previewTimer = setTimeout(async () => {
+      try { const p = await api('GET', 'rollout/preview?percent=' + percent);
+        if (Number($('rollout').value) === p.to) text('rollout-preview', 'would move ' + n(p.wouldMove) + ' users (from ' + p.from + '%)'); }
+      catch (e) { text('flags-error', e.message); }
+    }, 200);
   };
   $('rollout-apply').onclick = () => act(async () => {
     await api('POST', 'rollout', { percent: Number($('rollout').value) });

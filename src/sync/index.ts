@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import { resolveConfig, type WorkosMigrateConfig } from '../core/config.js';
 import { query } from '../core/db.js';
 
 import { quoteIdent } from '../core/mapping.js';
-import { bucketOf, stickinessKey } from '../flags/bucketing.js';
 import { createFlags, type Flags, type FreezeState, type RolloutState } from '../flags/flags.js';
 import { createWorkosClient } from '../workos/client.js';
 import { enqueueBackfill } from './backfill.js';
@@ -12,6 +11,7 @@ import { type CutoverDecision, decideCutover } from './cutover.js';
 import type { MirrorLag } from './lag.js';
 import { idColumnType, idEquals } from './local-user.js';
 import { type LoginInput, type LoginResult, login } from './login.js';
+import { rolloutPreviewer } from './rollout-preview.js';
 import { type DeadLetterPage, type MigrationStatus, readDeadLetters, readStatus } from './status.js';
 import { callTimeoutMs, Worker, type WorkerCounters } from './worker.js';
 
@@ -94,6 +94,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
   const flags = createFlags(config);
   const { db, users } = config;
   const signIns = new Map<string, number>();
+  const previewRollout = rolloutPreviewer(db, users, config.flags);
 
   return {
     worker: {
@@ -184,28 +185,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     async rolloutPreview(percent) {
       await flags.start();
       const from = flags.rollout().percent;
-      const [low, high] = from < percent ? [from, percent] : [percent, from];
-      let wouldMove = 0;
-      if (low === high) return { from, to: percent, wouldMove };
-      const id = sql.raw(quoteIdent(users.columns.id));
-      const email = sql.raw(quoteIdent(users.columns.email));
-      // Keyset batches by primary key: bounded memory at any table size; bucketing is Unleash's, in JS.
-      let after: SQL = sql``;
-      for (;;) {
-        const rows = await query<{ id: string; email: string | null }>(
-          db,
-          sql`SELECT ${id}::text AS id, ${email}::text AS email FROM ${sql.raw(users.users.qualified)}
-              ${after} ORDER BY ${id} LIMIT 10000`,
-        );
-        for (const row of rows) {
-          const key = stickinessKey(config.flags.stickiness, { userId: row.id, email: row.email ?? '' });
-          const bucket = bucketOf(config.flags.cutoverFlag, key);
-          if (bucket > low && bucket <= high) wouldMove += 1;
-        }
-        const last = rows.at(-1);
-        if (rows.length < 10000 || !last) return { from, to: percent, wouldMove };
-        after = sql`WHERE ${id} > ${last.id}::${sql.raw(await idColumnType(db, users))}`;
-      }
+      return { from, to: percent, wouldMove: await previewRollout(from, percent) };
     },
     async deadLetters(options = {}) {
       return readDeadLetters(db, users, await idColumnType(db, users), options);
