@@ -198,9 +198,12 @@ it('the packed tarball installs with --engine-strict, the five-minute path compi
   expect(good.status).toBe(200);
   expect(await good.json()).toEqual({ token: 'session-1' });
   expect((await post('/login', { email: 'first@example.com', password: 'wrong horse' })).status).toBe(401);
-  const status = await fetch(`${base}/workos-migrate/status`, {
-    headers: { authorization: `Bearer ${TOKEN}` },
-  });
-  expect(await status.json()).toMatchObject({ users: 1, synced: 1 });
+  const status = async () =>
+    (await (
+      await fetch(`${base}/workos-migrate/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { users: number; synced: number };
+  // The worker records the sync a statement after WorkOS answered: wait for that, not only for WorkOS.
+  await waitFor(async () => (await status()).synced === 1, 30_000, 'the sync recorded');
+  expect(await status()).toMatchObject({ users: 1, synced: 1 });
   server.kill('SIGTERM');
 }, 240_000);
