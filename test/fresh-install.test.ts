@@ -54,10 +54,10 @@ let t: TestEmulator;
 let nodeBin: string;
 const children: ChildProcess[] = [];
 
-/** A Node that meets the package's engines (>= 22.11): this one, or Node 22 from the npm registry. */
+/** A Node that meets the package's engines (>= 22.11): this one, or the Node 22 .ci/run pins, from the npm registry. */
 function engineNode(): string {
   if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
-  return execFileSync('npx', ['--yes', '-p', 'node@22', '--', 'node', '-p', 'process.execPath'], {
+  return execFileSync('npx', ['--yes', '-p', 'node@22.23.3', '--', 'node', '-p', 'process.execPath'], {
     encoding: 'utf8',
   }).trim();
 }
