@@ -23,6 +23,8 @@ export {
 export {
   type CutoverDecision,
   createWorkosMigrate,
+  type DeadLetter,
+  type DeadLetterPage,
   type FormatEvidence,
   type LegacyCredentials,
   type LegacyReason,
