@@ -4,6 +4,7 @@
 // the cookie needs the same origin and the session's CSRF token; sign-out ends the session; the
 // per-format shadow table comes from the overview's status().formats.
 import { describe, expect, it } from 'vitest';
+import type { MigrationStatus } from 'workos-migrate';
 import { type Adapter, type AdminApp, adminTestbed } from './helpers/admin-apps.js';
 
 const bed = adminTestbed();
@@ -142,9 +143,9 @@ describe.each(['fastify', 'express'] as const)('dashboard through %s', (adapter)
       headers: { cookie: pair },
     });
     expect(overview.status).toBe(200);
-    const formats = overview.json().status.formats;
+    const { formats } = overview.json().status as MigrationStatus;
     expect(formats).toEqual((await admin.migrate.status()).formats);
-    expect(formats.map((f: { format: string }) => f.format)).toEqual(['bcrypt', 'ssha']);
+    expect(formats.map((f) => f.format)).toEqual(['bcrypt', 'ssha']);
     expect(formats[1]).toMatchObject({ shadowChecked: 2, mismatched: 2, healed: 1 });
     expect(overview.text).not.toContain('$2');
     expect(overview.text).not.toContain(TOKEN);
