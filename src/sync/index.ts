@@ -38,6 +38,8 @@ export interface WorkosMigrate {
     readonly leader: boolean;
     /** What this process's worker did since it was created (429s included), for progress displays. */
     readonly counters: Readonly<WorkerCounters>;
+    /** The write rate (per second) the worker allows itself now: 90% of the ceiling at first, probed up to it, lowered on 429s. */
+    readonly rate: number;
   };
   /** Enqueues the user at live priority and waits for a worker (this one or another instance). */
   syncNow(userId: string | number, options?: { timeoutMs?: number }): Promise<SyncResult>;
@@ -94,6 +96,9 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       },
       get counters() {
         return { ...worker.counters };
+      },
+      get rate() {
+        return worker.limiter.currentRate;
       },
     },
     async syncNow(userId, options = {}) {

@@ -241,7 +241,7 @@ export class Worker {
     const task = this.tasks.getStore();
     if (!this.isLeader) throw new CallRefused('not the leader');
     if (write)
-      await this.limiter.acquire(this.abort.signal).catch(() => {
+      await this.limiter.acquire(this.abort.signal, task?.row.priority ?? 0).catch(() => {
         throw new CallRefused('worker stopping');
       });
     if (!this.isLeader) throw new CallRefused('lost the leader lease');
