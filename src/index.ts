@@ -20,6 +20,8 @@ export {
 export {
   type CutoverDecision,
   createWorkosMigrate,
+  type DeadLetter,
+  type DeadLetterPage,
   type LegacyCredentials,
   type LegacyReason,
   type LoginInput,

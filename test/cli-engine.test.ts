@@ -349,6 +349,10 @@ export default defineConfig({
     const limited = await run(['import', '--limit', '10', '--rate', '500', '--json']);
     expect(limited.code, limited.stderr).toBe(0);
     expect(json(limited)).toMatchObject({ enqueued: 10, done: 10, pending: 0, dead: {}, interrupted: false });
+    expect(json<{ countedOver: unknown }>(limited).countedOver).toEqual({
+      thisRun: ['enqueued', 'total', 'done', 'rateLimited', 'writes', 'seconds'],
+      wholeOutbox: ['pending', 'dead', 'deletesAwaitingConfirmation'],
+    });
     expect(limited.stderr).toContain('pause your WorkOS webhook endpoints');
     expect(t.emulator.control.userCount()).toBe(10);
 

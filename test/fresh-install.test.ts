@@ -3,7 +3,7 @@
 // older one, Node 22 from the npm registry's `node` package), the README's five-minute files compiled
 // under strict + exactOptionalPropertyTypes, `workos-migrate install` through node-postgres (postgres.js
 // is not installed), the server started, a signup mirrored into WorkOS and a login answered.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -12,6 +12,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
+import { spawnCollecting } from './helpers/process.js';
 import { STRICT_COMPILER_OPTIONS, snippetsOf } from './helpers/snippets.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -53,10 +54,10 @@ let t: TestEmulator;
 let nodeBin: string;
 const children: ChildProcess[] = [];
 
-/** A Node that meets the package's engines (>= 22.11): this one, or Node 22 from the npm registry. */
+/** A Node that meets the package's engines (>= 22.11): this one, or the Node 22 .ci/run pins, from the npm registry. */
 function engineNode(): string {
   if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
-  return execFileSync('npx', ['--yes', '-p', 'node@22', '--', 'node', '-p', 'process.execPath'], {
+  return execFileSync('npx', ['--yes', '-p', 'node@22.23.3', '--', 'node', '-p', 'process.execPath'], {
     encoding: 'utf8',
   }).trim();
 }
@@ -173,21 +174,13 @@ it('the packed tarball installs with --engine-strict, the five-minute path compi
   expect(install.code, install.stderr).toBe(0);
   expect(JSON.parse(install.stdout)).toMatchObject({ installed: true, state: 'current' });
 
-  const server = spawn(nodeBin, [join(app, 'build/src/server.js')], {
+  const { child: server, output } = spawnCollecting(nodeBin, [join(app, 'build/src/server.js')], {
     cwd: app,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(server);
-  let output = '';
-  server.stdout?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
-  server.stderr?.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-  });
   const base = await waitFor(
-    () => /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output)?.[1],
+    () => /listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output())?.[1],
     60_000,
     'server start',
   );
@@ -205,9 +198,12 @@ it('the packed tarball installs with --engine-strict, the five-minute path compi
   expect(good.status).toBe(200);
   expect(await good.json()).toEqual({ token: 'session-1' });
   expect((await post('/login', { email: 'first@example.com', password: 'wrong horse' })).status).toBe(401);
-  const status = await fetch(`${base}/workos-migrate/status`, {
-    headers: { authorization: `Bearer ${TOKEN}` },
-  });
-  expect(await status.json()).toMatchObject({ users: 1, synced: 1 });
+  const status = async () =>
+    (await (
+      await fetch(`${base}/workos-migrate/status`, { headers: { authorization: `Bearer ${TOKEN}` } })
+    ).json()) as { users: number; synced: number };
+  // The worker records the sync a statement after WorkOS answered: wait for that, not only for WorkOS.
+  await waitFor(async () => (await status()).synced === 1, 30_000, 'the sync recorded');
+  expect(await status()).toMatchObject({ users: 1, synced: 1 });
   server.kill('SIGTERM');
 }, 240_000);

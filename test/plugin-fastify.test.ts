@@ -97,7 +97,7 @@ describe('registration', () => {
     expect(bogus).toBeInstanceOf(ConfigError);
     expect(bogus.message).toMatch(/option bogus is not an option \(known: db, users, /);
     const admin = await registrationError(options({ admin: { tokn: TOKEN } as never }));
-    expect(admin.message).toContain('option admin.tokn is not an option (known: prefix, token)');
+    expect(admin.message).toContain('option admin.tokn is not an option (known: prefix, token, metrics)');
     const worker = await registrationError(options({ worker: { leseMs: 1_000 } as never }));
     expect(worker.message).toContain('option worker.leseMs is not an option');
     const unleash = await registrationError(options({ flags: { unleash: { urll: 'x' } as never } }));

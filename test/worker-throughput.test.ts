@@ -39,7 +39,7 @@ it("on defaults the rate starts at 45/s and clean answers raise it to WorkOS's d
     ]);
   }
   const migrate = engine(app.db, t.emulator, { worker: { ratePerSecond: undefined } });
-  expect(migrate.worker.rate).toBe(45);
+  expect(migrate.worker.currentRate).toBe(45);
   const started = await engines.start(app.db, { worker: { ratePerSecond: undefined } });
   await waitFor(
     async () => {
@@ -49,7 +49,7 @@ it("on defaults the rate starts at 45/s and clean answers raise it to WorkOS's d
     30_000,
     'backfill synced',
   );
-  expect(started.worker.rate).toBe(50);
+  expect(started.worker.currentRate).toBe(50);
 });
 
 it('a live change claimed behind waiting backfill writes takes the next rate token', async () => {

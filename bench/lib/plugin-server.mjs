@@ -21,7 +21,12 @@ if (options.mode === 'with') {
   const { default: workosMigrate } = await import('workos-migrate/fastify');
   client = postgres(options.dbUrl, { max: 5, onnotice: () => {} });
   const config = engineConfig(await usersMapping('users'), drizzle(client), options.emulator, undefined);
-  await app.register(workosMigrate, { ...config, worker: options.worker ? {} : false });
+  await app.register(workosMigrate, {
+    ...config,
+    worker: options.worker ? {} : false,
+    // bench/dashboard-polling.mjs: the admin routes the dashboard polls.
+    ...(options.adminToken ? { admin: { token: options.adminToken } } : {}),
+  });
 }
 
 const body = { ok: true, n: 1 };

@@ -8,7 +8,12 @@ import { emailLookupSql, normaliseEmail } from '../core/email.js';
 import { quoteIdent, type UsersMapping } from '../core/mapping.js';
 import { checkLocalUser, EXTERNAL_ID_MAX_LENGTH } from '../core/validate.js';
 import { analyze } from '../hashes/analyze.js';
-import type { HashAnalysis, HashOptions } from '../hashes/types.js';
+import {
+  type HashAnalysis,
+  type HashOptions,
+  UNVERIFIABLE_CODES,
+  type UnsupportedCode,
+} from '../hashes/types.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { UsageError } from './conventions.js';
 import { schemaInstalled } from './engine.js';
@@ -351,6 +356,9 @@ export function formatDryRun(report: DryRunReport): string {
     ],
   ];
   if (hashes) {
+    const unverifiable = Object.entries(hashes.reasons)
+      .filter(([code]) => UNVERIFIABLE_CODES.has(code as UnsupportedCode))
+      .reduce((sum, [, entry]) => sum + (entry?.count ?? 0), 0);
     rows.push(
       ['password hashes', `${count(hashes.total)} read`],
       [
@@ -359,15 +367,21 @@ export function formatDryRun(report: DryRunReport): string {
       ],
       [
         '  not convertible',
-        hashes.unsupported === 0
+        hashes.unsupported - unverifiable === 0
           ? '0'
-          : `${count(hashes.unsupported)}: these users ${
+          : `${count(hashes.unsupported - unverifiable)}: these users ${
               report.passwordFallback === 'login'
                 ? 'migrate their password at their next login'
                 : report.passwordFallback === 'reset'
                   ? 'get a password reset'
                   : 'keep no password in WorkOS'
             } (passwordFallback ${report.passwordFallback})`,
+      ],
+      [
+        '  unverifiable',
+        unverifiable === 0
+          ? '0'
+          : `${count(unverifiable)}: damaged hashes no login can verify; these users get a password reset`,
       ],
       ['  no password', count(hashes.noPassword)],
       ['  formats', byReason(hashes.formats as Record<string, number>)],

@@ -16,6 +16,7 @@ export {
   type HashOptions,
   type HashParameterRange,
   UNSUPPORTED_CODES,
+  UNVERIFIABLE_CODES,
   type UnsupportedCode,
   type UnsupportedHash,
   WORKOS_PASSWORD_HASH_TYPES,

@@ -118,6 +118,16 @@ export const UNSUPPORTED_CODES = Object.freeze([
 
 export type UnsupportedCode = (typeof UNSUPPORTED_CODES)[number];
 
+/**
+ * Codes of a stored value that cannot be a working hash (damaged, truncated, or a cost no login could
+ * wait for): the legacy check cannot pass either, so a login-time migration would never happen. Such
+ * users need a password reset; the import and the dry run both sort them by this one list.
+ */
+export const UNVERIFIABLE_CODES: ReadonlySet<UnsupportedCode> = new Set<UnsupportedCode>([
+  'malformed',
+  'cost_out_of_range',
+]);
+
 /** One user's entry in a Firebase Auth export: `passwordHash` and `salt`, both base64 (standard or URL-safe). */
 export interface FirebaseStoredHash {
   hash: string;

@@ -1,8 +1,8 @@
-import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { type AdminOptions, createAdminHandler, validateAdminOptions } from '../admin/index.js';
 import type { WorkerOptions, WorkosMigrateConfig } from '../core/config.js';
-import { ConfigError, WorkosMigrateError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { createWorkosMigrate, type WorkosMigrate } from '../sync/index.js';
 import { frozenAnswer, requestHelpers, type WorkosMigrateRequest } from './shared.js';
 
@@ -11,8 +11,8 @@ export type { WorkosMigrateRequest } from './shared.js';
 export interface WorkosMigrateFastifyOptions extends Omit<WorkosMigrateConfig, 'worker'> {
   /** Worker options; `false` runs no worker in this app (e.g. `workos-migrate worker` runs it apart). */
   worker?: WorkerOptions | false;
-  /** Admin routes (status, freeze, rollout); registered only with a token (`process.env.X` may be unset). */
-  admin?: { prefix?: string; token?: string | undefined };
+  /** Admin routes, dashboard and `/metrics`; served only with a token (`process.env.X` may be unset). */
+  admin?: AdminOptions;
 }
 
 /**
@@ -34,21 +34,11 @@ declare module 'fastify' {
   interface FastifyContextConfig extends WorkosMigrateRouteConfig {}
 }
 
-/** What Fastify's `register` itself takes (not ours), the admin options, and a route's options. */
+/** What Fastify's `register` itself takes (not ours), and a route's options. */
 const REGISTER_OPTIONS = ['prefix', 'logLevel', 'logSerializers'];
-const ADMIN_OPTIONS = ['prefix', 'token'];
 const ROUTE_OPTIONS = ['freeze'];
 
-/** Constant-time bearer check: the comparison takes as long whatever the first wrong byte is. */
-export function bearerTokenMatches(header: string | undefined, token: string): boolean {
-  const match = /^Bearer (.+)$/.exec(header ?? '');
-  const given = Buffer.from(match?.[1] ?? '');
-  const expected = Buffer.from(token);
-  // Compare equal lengths always, so a wrong length answers in the same time as a wrong byte.
-  const padded = Buffer.alloc(expected.length);
-  given.copy(padded, 0, 0, expected.length);
-  return timingSafeEqual(padded, expected) && given.length === expected.length;
-}
+export { bearerTokenMatches } from '../admin/auth.js';
 
 function rejectUnknown(value: object, known: readonly string[], path: string): void {
   const unknown = Object.keys(value).find((key) => !known.includes(key));
@@ -58,20 +48,7 @@ function rejectUnknown(value: object, known: readonly string[], path: string): v
 }
 
 function validateOptions(options: WorkosMigrateFastifyOptions): void {
-  const admin = options.admin;
-  if (admin !== undefined) {
-    if (typeof admin !== 'object' || admin === null) throw new ConfigError('admin', 'must be an object');
-    rejectUnknown(admin, ADMIN_OPTIONS, 'admin.');
-    if (admin.token !== undefined && (typeof admin.token !== 'string' || admin.token.length < 16)) {
-      throw new ConfigError('admin.token', 'must be a string of at least 16 characters (a random secret)');
-    }
-    if (admin.prefix !== undefined && !/^\/[A-Za-z0-9/_-]*$/.test(admin.prefix)) {
-      throw new ConfigError(
-        'admin.prefix',
-        `must be a path such as /workos-migrate (got ${String(admin.prefix)})`,
-      );
-    }
-  }
+  validateAdminOptions(options.admin);
   if (
     options.worker !== undefined &&
     options.worker !== false &&
@@ -140,60 +117,26 @@ const plugin: FastifyPluginAsync<WorkosMigrateFastifyOptions> = async (fastify, 
   fastify.addHook('onClose', async () => migrate.close());
 
   if (admin?.token) {
-    const token = admin.token;
+    const handler = createAdminHandler(migrate, { ...admin, token: admin.token });
+    const answer = async (request: FastifyRequest, reply: FastifyReply) => {
+      const answered = await handler.handle({
+        method: request.method,
+        url: request.url.slice(handler.prefix.length),
+        headers: request.headers,
+        body: request.body,
+        secure: request.protocol === 'https',
+      });
+      return reply.code(answered.status).headers(answered.headers).send(answered.body);
+    };
     await fastify.register(
       async (routes) => {
-        routes.addHook('onRequest', async (request, reply) => {
-          if (!bearerTokenMatches(request.headers.authorization, token)) {
-            return reply
-              .code(401)
-              .header('WWW-Authenticate', 'Bearer')
-              .send({ error: 'unauthorized', message: 'A valid admin bearer token is required.' });
-          }
-        });
-        routes.get('/status', async () => migrate.status());
-        routes.post<{ Body: { on?: unknown; source?: unknown } }>('/freeze', async (request, reply) => {
-          const on = request.body?.on;
-          if (typeof on !== 'boolean')
-            return reply
-              .code(400)
-              .send({ error: 'invalid_request', message: 'Send {"on": true} or {"on": false}.' });
-          return answerSetter(reply, () => migrate.flags.setFreeze(on, sourceOf(request.body?.source)));
-        });
-        routes.post<{ Body: { percent?: unknown; source?: unknown } }>('/rollout', async (request, reply) => {
-          const percent = request.body?.percent;
-          if (typeof percent !== 'number' || !Number.isInteger(percent) || percent < 0 || percent > 100) {
-            return reply.code(400).send({
-              error: 'invalid_request',
-              message: 'Send {"percent": N} with N a whole number from 0 to 100.',
-            });
-          }
-          return answerSetter(reply, () => migrate.flags.setRollout(percent, sourceOf(request.body?.source)));
-        });
+        routes.all('/', answer);
+        routes.all('/*', answer);
       },
-      { prefix: admin.prefix ?? '/workos-migrate' },
+      { prefix: handler.prefix },
     );
   }
 };
-
-function sourceOf(value: unknown): { source?: 'env' | 'unleash' | 'stored' } {
-  if (value === undefined) return {};
-  if (value === 'env' || value === 'unleash' || value === 'stored') return { source: value };
-  throw new WorkosMigrateError('invalid_source', 'source must be "env", "unleash" or "stored" (or left out)');
-}
-
-async function answerSetter(reply: FastifyReply, set: () => Promise<unknown>): Promise<unknown> {
-  try {
-    return await set();
-  } catch (error) {
-    if (error instanceof WorkosMigrateError) {
-      const status =
-        error.code === 'flag_source_mismatch' ? 409 : error.code === 'invalid_source' ? 400 : 502;
-      return reply.code(status).send({ error: error.code, message: error.message });
-    }
-    throw error;
-  }
-}
 
 /** `app.register(workosMigrate, config)`: mirrors users into WorkOS, guards signups, moves logins. */
 export const workosMigrate = fp(plugin, { name: 'workos-migrate', fastify: '5.x' });

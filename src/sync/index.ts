@@ -8,14 +8,16 @@ import { createFlags, type Flags, type FreezeState, type RolloutState } from '..
 import { createWorkosClient } from '../workos/client.js';
 import { enqueueBackfill } from './backfill.js';
 import { type CutoverDecision, decideCutover } from './cutover.js';
-import { idEquals } from './local-user.js';
+import type { MirrorLag } from './lag.js';
+import { idColumnType, idEquals } from './local-user.js';
 import { type LoginInput, type LoginResult, login } from './login.js';
-import { type MigrationStatus, readStatus } from './status.js';
+import { rolloutPreviewer } from './rollout-preview.js';
+import { type DeadLetterPage, type MigrationStatus, readDeadLetters, readStatus } from './status.js';
 import { callTimeoutMs, Worker, type WorkerCounters } from './worker.js';
 
 export type { CutoverDecision, LegacyReason } from './cutover.js';
 export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from './login.js';
-export type { MigrationStatus } from './status.js';
+export type { DeadLetter, DeadLetterPage, MigrationStatus } from './status.js';
 
 /** `status()` plus the flags as this process sees them. */
 export interface MigrationStatusWithFlags extends MigrationStatus {
@@ -38,9 +40,13 @@ export interface WorkosMigrate {
     readonly leader: boolean;
     /** What this process's worker did since it was created (429s included), for progress displays. */
     readonly counters: Readonly<WorkerCounters>;
-    /** The write rate (per second) the worker allows itself now: 90% of the ceiling at first, probed up to it, lowered on 429s. */
-    readonly rate: number;
+    /** Writes per second the adaptive limiter allows now: 90% of `worker.ratePerSecond` at first, probed up to it, lowered on 429s. */
+    readonly currentRate: number;
+    /** Queue-to-confirmed lag of live changes synced by this process. */
+    readonly mirrorLag: MirrorLag;
   };
+  /** Sign-ins `login()` answered in this process, by side, reason and outcome (for metrics). */
+  signInCounts(): { side: 'workos' | 'legacy'; reason: string; ok: boolean; count: number }[];
   /** Enqueues the user at live priority and waits for a worker (this one or another instance). */
   syncNow(userId: string | number, options?: { timeoutMs?: number }): Promise<SyncResult>;
   /** Enqueues every user not yet synced, at backfill priority. Answers how many were added. */
@@ -61,8 +67,12 @@ export interface WorkosMigrate {
   start(options?: { worker?: boolean }): Promise<void>;
   /** Stops the worker and the flags (Unleash client, refresh timer). */
   close(): Promise<void>;
-  /** Requeues dead letters (optionally of one reason) after their cause is fixed. */
-  retryDead(reason?: string): Promise<number>;
+  /** Requeues dead letters (optionally of one reason, or one user) after their cause is fixed. */
+  retryDead(filter?: string | { reason?: string; userId?: string | number }): Promise<number>;
+  /** How many local users a rollout of `percent` would move from one side to the other, before it is set. */
+  rolloutPreview(percent: number): Promise<{ from: number; to: number; wouldMove: number }>;
+  /** Dead letters per user, by user id, a page at a time (`after` = the previous page's `next`). */
+  deadLetters(options?: { reason?: string; limit?: number; after?: string }): Promise<DeadLetterPage>;
   /** Releases deletes held by the mass-delete threshold. */
   confirmDeletes(): Promise<number>;
 }
@@ -83,6 +93,8 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
   const worker = new Worker(config, workos);
   const flags = createFlags(config);
   const { db, users } = config;
+  const signIns = new Map<string, number>();
+  const previewRollout = rolloutPreviewer(db, users, config.flags);
 
   return {
     worker: {
@@ -97,10 +109,16 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       get counters() {
         return { ...worker.counters };
       },
-      get rate() {
+      get currentRate() {
         return worker.limiter.currentRate;
       },
+      mirrorLag: worker.mirrorLag,
     },
+    signInCounts: () =>
+      [...signIns].map(([key, count]) => {
+        const [side, reason, ok] = key.split('|') as ['workos' | 'legacy', string, string];
+        return { side, reason, ok: ok === 'ok', count };
+      }),
     async syncNow(userId, options = {}) {
       const id = String(userId);
       const exists = await query<{ n: number }>(
@@ -139,7 +157,10 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     },
     async login(input) {
       await flags.start();
-      return login(config, flags, workos, input);
+      const result = await login(config, flags, workos, input);
+      const key = `${result.side}|${result.reason}|${result.ok ? 'ok' : 'refused'}`;
+      signIns.set(key, (signIns.get(key) ?? 0) + 1);
+      return result;
     },
     async start(options = {}) {
       await flags.start();
@@ -149,16 +170,25 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       await worker.stop();
       await flags.close();
     },
-    async retryDead(reason) {
+    async retryDead(filter) {
+      const { reason, userId } = typeof filter === 'string' ? { reason: filter } : (filter ?? {});
       const rows = await query<{ user_id: string }>(
         db,
-        reason === undefined
-          ? sql`UPDATE workos_migrate.outbox SET dead = false, dead_reason = NULL, attempts = 0, next_attempt_at = now()
-                WHERE dead RETURNING user_id`
-          : sql`UPDATE workos_migrate.outbox SET dead = false, dead_reason = NULL, attempts = 0, next_attempt_at = now()
-                WHERE dead AND dead_reason = ${reason} RETURNING user_id`,
+        sql`UPDATE workos_migrate.outbox SET dead = false, dead_reason = NULL, attempts = 0, next_attempt_at = now()
+            WHERE dead
+              ${reason === undefined ? sql`` : sql`AND dead_reason = ${reason}`}
+              ${userId === undefined ? sql`` : sql`AND user_id = ${String(userId)}`}
+            RETURNING user_id`,
       );
       return rows.length;
+    },
+    async rolloutPreview(percent) {
+      await flags.start();
+      const from = flags.rollout().percent;
+      return { from, to: percent, wouldMove: await previewRollout(from, percent) };
+    },
+    async deadLetters(options = {}) {
+      return readDeadLetters(db, users, await idColumnType(db, users), options);
     },
     async confirmDeletes() {
       const rows = await query<{ user_id: string }>(

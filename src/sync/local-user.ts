@@ -133,7 +133,7 @@ export async function loadLocalUser(
 }
 
 /**
- * The user a sign-in names: the one whose normalised email (`lower(trim(email))`) matches, served by
+ * The user a sign-in names: the one whose normalised email (`emailLookupSql`) matches, served by
  * the expression index `install` creates; among several, the one whose email matches exactly.
  */
 export async function findLocalUserByEmail(

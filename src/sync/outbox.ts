@@ -25,6 +25,8 @@ export interface ClaimedRow {
   verifying: boolean;
   /** What creates for this row were about to send (recorded before each call): proof a WorkOS user is ours. */
   sentCreates: CreateIntent[];
+  /** When the user was first queued (epoch ms, kept across later changes): the start of its mirror lag. */
+  enqueuedAtMs: number;
   leaseToken: string;
   /**
    * Local time (ms) until which this process may act on the row: measured from before the claim (or
@@ -65,7 +67,8 @@ export async function claim(
         FROM due WHERE o.user_id = due.user_id
         RETURNING o.user_id AS "userId", o.version::float8 AS "version", o.priority, o.attempts,
           o.password_changed AS "passwordChanged", o.deleted, o.replaced, o.password_moved AS "passwordMoved", o.workos_user_id AS "workosUserId",
-          o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying, o.sent_creates AS "sentCreates"`,
+          o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying, o.sent_creates AS "sentCreates",
+          (extract(epoch FROM o.enqueued_at) * 1000)::float8 AS "enqueuedAtMs"`,
   );
   return rows.map((row) => ({
     ...row,

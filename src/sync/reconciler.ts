@@ -7,7 +7,7 @@ import { emailLookupSql, normaliseEmail } from '../core/email.js';
 import type { ReasonCode } from '../core/errors.js';
 import { quoteIdent } from '../core/mapping.js';
 import { checkLocalUser } from '../core/validate.js';
-import { toWorkOS } from '../hashes/index.js';
+import { toWorkOS, UNVERIFIABLE_CODES } from '../hashes/index.js';
 import { classifyWorkosError, WorkosCallError } from '../workos/client.js';
 import {
   idEquals,
@@ -317,6 +317,9 @@ export class Reconciler {
     // An empty value or a framework's "unusable password" marker: there is no password to move.
     if (result.code === 'empty' || result.code === 'unusable_password')
       return { state: 'no_local_password', reason: null };
+    // A damaged hash fails the legacy check too: a login-time migration would never come, so a reset is due.
+    if (UNVERIFIABLE_CODES.has(result.code))
+      return { state: 'reset', reason: `${result.code}: ${result.reason}` };
     return { state: this.deps.config.passwordFallback, reason: `${result.code}: ${result.reason}` };
   }
 

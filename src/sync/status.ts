@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { type DrizzleDatabase, query } from '../core/db.js';
-import type { UsersMapping } from '../core/mapping.js';
+import { quoteIdent, type UsersMapping } from '../core/mapping.js';
 import { currentLeader } from './leader.js';
 
 export interface MigrationStatus {
@@ -55,4 +55,52 @@ export async function readStatus(db: DrizzleDatabase, mapping: UsersMapping): Pr
     deletesAwaitingConfirmation: counts?.held ?? 0,
     lastTruncateAt: counts?.truncated ?? null,
   };
+}
+
+/** One dead-lettered user, as `status --dead`, the dashboard and `deadLetters()` list them. */
+export interface DeadLetter {
+  userId: string;
+  reason: string;
+  /** The stored error summary (never SQL text, values, hashes or keys; see DESIGN's invariants). */
+  message: string | null;
+  attempts: number;
+  /** The local user's email as it is now (null when the row is gone); callers that display it mask it. */
+  email: string | null;
+  firstSeenAt: string;
+  lastSeenAt: string;
+}
+
+export interface DeadLetterPage {
+  deadLetters: DeadLetter[];
+  /** Pass as `after` for the next page; null on the last page. */
+  next: string | null;
+}
+
+/** Dead letters ordered by user id (keyset pagination: stable while rows come and go). */
+export async function readDeadLetters(
+  db: DrizzleDatabase,
+  mapping: UsersMapping,
+  idType: string,
+  options: { reason?: string | undefined; limit?: number | undefined; after?: string | undefined } = {},
+): Promise<DeadLetterPage> {
+  const limit = Math.min(Math.max(Math.trunc(options.limit ?? 50), 1), 1000);
+  const users = sql.raw(mapping.users.qualified);
+  const id = sql.raw(`u.${quoteIdent(mapping.columns.id)}`);
+  const email = sql.raw(`u.${quoteIdent(mapping.columns.email)}`);
+  // A lateral lookup by primary key per listed row (never a join that casts every user id).
+  const rows = await query<DeadLetter>(
+    db,
+    sql`SELECT o.user_id AS "userId", coalesce(o.dead_reason, 'unknown') AS reason, o.last_error AS message,
+               o.attempts, e.email, o.enqueued_at::text AS "firstSeenAt", o.updated_at::text AS "lastSeenAt"
+        FROM workos_migrate.outbox o
+        LEFT JOIN LATERAL (SELECT ${email}::text AS email FROM ${users} u
+                           WHERE ${id} = o.user_id::${sql.raw(idType)}) e ON true
+        WHERE o.dead
+          ${options.reason === undefined ? sql`` : sql`AND coalesce(o.dead_reason, 'unknown') = ${options.reason}`}
+          ${options.after === undefined ? sql`` : sql`AND o.user_id > ${options.after}`}
+        ORDER BY o.user_id
+        LIMIT ${limit + 1}`,
+  );
+  const page = rows.slice(0, limit);
+  return { deadLetters: page, next: rows.length > limit ? (page.at(-1)?.userId ?? null) : null };
 }

@@ -10,6 +10,7 @@ import { query } from '../core/db.js';
 import { WorkosMigrateError } from '../core/errors.js';
 import { installedState } from '../drizzle/sql.js';
 import { classifyWorkosError, type WorkosCallError } from '../workos/client.js';
+import { LagRecorder } from './lag.js';
 import { acquireLeadership, releaseLeadership } from './leader.js';
 import {
   type ClaimedRow,
@@ -61,6 +62,8 @@ export interface WorkerCounters {
 export class Worker {
   readonly id = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   readonly limiter: AdaptiveRateLimiter;
+  /** Live changes' queue-to-confirmed lag (metrics, dashboard). */
+  readonly mirrorLag = new LagRecorder();
   readonly counters: WorkerCounters = {
     processed: 0,
     writes: 0,
@@ -320,6 +323,11 @@ export class Worker {
     }
   }
 
+  /** A live change confirmed under our lease: its queue-to-confirmed lag, for metrics and the dashboard. */
+  private recordLag(row: ClaimedRow): void {
+    if (row.priority === 0 && !row.uncertain) this.mirrorLag.record((Date.now() - row.enqueuedAtMs) / 1000);
+  }
+
   /** Runs one sync and records its end; answers whether the lease was still held when it did. */
   private async sync(row: ClaimedRow, preloaded: Preloaded | undefined): Promise<boolean> {
     const { db, logger } = this.config;
@@ -343,15 +351,25 @@ export class Worker {
           const verifyAfterMs = row.uncertain ? this.config.worker.leaseMs * 2 : undefined;
           if (result.next) {
             // One statement: state, link and outbox row together, only under our lease.
-            return (await saveAndComplete(db, this.config, result.next, this.environment, row, verifyAfterMs))
-              .held;
+            const { held } = await saveAndComplete(
+              db,
+              this.config,
+              result.next,
+              this.environment,
+              row,
+              verifyAfterMs,
+            );
+            if (held) this.recordLag(row);
+            return held;
           }
-          return complete(
+          const held = await complete(
             db,
             verifyAfterMs === undefined
               ? finishRowSql(row, outcome.passwordSent)
               : verifyRowSql(row, verifyAfterMs),
           );
+          if (held) this.recordLag(row);
+          return held;
         }
         case 'hold_deletes': {
           const held = await holdDeletes(db);

@@ -1,6 +1,7 @@
 // `npm start`: the example app on embedded defaults. It listens first, seeds a legacy user base on
 // the first run, backfills it into WorkOS through the plugin's worker, and says where to look.
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { count as countRows, sql } from 'drizzle-orm';
 import { install } from 'workos-migrate/drizzle';
 import { buildApp } from './app.js';
@@ -13,7 +14,13 @@ const port = Number(process.env.PORT ?? 3000);
 const seedCount = Number(process.env.SEED_USERS ?? 3000);
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-const workos = await connectWorkos({ emulatorWritesPerSecond: 250 });
+// The in-process emulator keeps its state beside the embedded database: without it, a second start
+// would find every user "synced" locally while WorkOS starts empty. `rm -rf .workos-migrate` starts over.
+mkdirSync('.workos-migrate', { recursive: true });
+const workos = await connectWorkos({
+  emulatorWritesPerSecond: 250,
+  emulatorDataFile: '.workos-migrate/emulator.json',
+});
 say(`WorkOS: ${workos.description}`);
 const database = await openDatabase();
 say(`Database: ${database.description}`);

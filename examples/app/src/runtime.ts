@@ -48,6 +48,8 @@ export interface WorkosTarget {
 export async function connectWorkos(options: {
   emulatorWritesPerSecond: number;
   faults?: FaultOptions;
+  /** Keep the emulator's state in this file, beside a database that persists, so a restart tells the truth. */
+  emulatorDataFile?: string;
 }): Promise<WorkosTarget> {
   const apiKey = process.env.WORKOS_API_KEY;
   if (apiKey) {
@@ -62,6 +64,7 @@ export async function connectWorkos(options: {
   const emulator = await startEmulator({
     rateLimits: { writes: { limit: options.emulatorWritesPerSecond, windowMs: 1_000 } },
     ...(options.faults ? { faults: options.faults } : {}),
+    ...(options.emulatorDataFile ? { dataFile: options.emulatorDataFile } : {}),
   });
   return {
     apiKey: emulator.apiKey,

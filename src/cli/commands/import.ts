@@ -247,6 +247,11 @@ export const importCommand: CliCommand = {
               writes: migrate.worker.counters.writes,
               seconds: Math.round((Date.now() - startedAt) / 100) / 10,
               interrupted: state.interrupted !== null && counts.pending > 0,
+              // Which numbers describe this run and which the whole outbox (earlier runs included).
+              countedOver: {
+                thisRun: ['enqueued', 'total', 'done', 'rateLimited', 'writes', 'seconds'],
+                wholeOutbox: ['pending', 'dead', 'deletesAwaitingConfirmation'],
+              },
             };
             if (flags.json) {
               ctx.io.stdout(jsonLine(summary));

@@ -1,5 +1,6 @@
-import { createWorkosMigrate, type MigrationStatusWithFlags } from '../../sync/index.js';
-import { type CliCommand, EXIT_OK, jsonLine } from '../conventions.js';
+import { maskEmail } from '../../admin/auth.js';
+import { createWorkosMigrate, type DeadLetterPage, type MigrationStatusWithFlags } from '../../sync/index.js';
+import { type CliCommand, EXIT_FAILED, EXIT_OK, jsonLine, UsageError } from '../conventions.js';
 import { addEngineCommand, type EngineFlags, requireSchema, withSetup } from '../engine.js';
 import { byReason, count, duration, percent, sum, table } from '../format.js';
 import {
@@ -55,35 +56,108 @@ export const statusCommand: CliCommand = {
         'users, synced, pending live/backfill, dead letters by reason, password states, lag, leader',
       ),
       'read it',
-    ).action(
-      ctx.action(async (flags: AppUrlFlags) => {
-        if (flags.appUrl) {
-          // A running app answers its own status (what an embedded database, held by the app, needs).
-          const status = (await adminRequest(flags, '/status')) as MigrationStatusWithFlags;
-          ctx.io.stdout(flags.json ? jsonLine(status) : formatStatus(status));
-          return EXIT_OK;
-        }
-        return withSetup(flags, async (setup) => {
-          const { config } = await setup.engineConfig();
-          await requireSchema(config.db);
-          const migrate = createWorkosMigrate(config);
-          const status = await migrate.status().finally(() => migrate.close());
-          ctx.io.stdout(flags.json ? jsonLine(status) : formatStatus(status));
-          return EXIT_OK;
-        });
-      }),
-    );
+    )
+      .option('--dead', 'list dead-lettered users (id, reason, attempts, last seen, message, masked email)')
+      .option('--reason <reason>', 'with --dead: only this reason')
+      .option('--limit <n>', 'with --dead: at most this many (1-1000, default 50)')
+      .option('--after <userId>', 'with --dead: the page after this user id (printed at the end of a page)')
+      .action(
+        ctx.action(async (flags: StatusFlags) => {
+          if (flags.dead) return deadLetters(flags, ctx.io.stdout);
+          if (flags.reason !== undefined || flags.limit !== undefined || flags.after !== undefined) {
+            throw new UsageError('--reason, --limit and --after go with --dead (status --dead --reason R)');
+          }
+          if (flags.appUrl) {
+            // A running app answers its own status (what an embedded database, held by the app, needs).
+            const status = (await adminRequest(flags, '/status')) as MigrationStatusWithFlags;
+            ctx.io.stdout(flags.json ? jsonLine(status) : formatStatus(status));
+            return EXIT_OK;
+          }
+          return withSetup(flags, async (setup) => {
+            const { config } = await setup.engineConfig();
+            await requireSchema(config.db);
+            const migrate = createWorkosMigrate(config);
+            const status = await migrate.status().finally(() => migrate.close());
+            ctx.io.stdout(flags.json ? jsonLine(status) : formatStatus(status));
+            return EXIT_OK;
+          });
+        }),
+      );
   },
 };
 
+interface StatusFlags extends AppUrlFlags {
+  dead?: boolean;
+  reason?: string;
+  limit?: string;
+  after?: string;
+}
+
+function deadQuery(flags: StatusFlags): { reason?: string; limit: number; after?: string } {
+  const limit = flags.limit === undefined ? 50 : Number(flags.limit);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+    throw new UsageError(`--limit must be a whole number from 1 to 1000 (got ${flags.limit})`);
+  }
+  const reason = flags.reason?.trim() || undefined;
+  return { limit, ...(reason ? { reason } : {}), ...(flags.after ? { after: flags.after } : {}) };
+}
+
+export function formatDeadLetters(page: DeadLetterPage): string {
+  if (page.deadLetters.length === 0) return 'No dead letters.\n';
+  const header = ['user', 'reason', 'attempts', 'last seen', 'email', 'message'];
+  const rows = page.deadLetters.map((d) => [
+    d.userId,
+    d.reason,
+    String(d.attempts),
+    d.lastSeenAt,
+    d.email ?? '-',
+    d.message ?? '',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    `${cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0))).join('  ')}\n`;
+  let text = line(header) + rows.map(line).join('');
+  if (page.next) text += `More: \`workos-migrate status --dead --after ${page.next}\`.\n`;
+  return `${text}Fix the causes, then \`workos-migrate retry --user ID\` or \`retry --reason R\`.\n`;
+}
+
+/** `status --dead`: per user, from the database or a running app's `GET <prefix>/dead`; emails masked. */
+async function deadLetters(flags: StatusFlags, stdout: (text: string) => void): Promise<number> {
+  const options = deadQuery(flags);
+  let page: DeadLetterPage;
+  if (flags.appUrl) {
+    const search = new URLSearchParams({
+      limit: String(options.limit),
+      ...(options.reason ? { reason: options.reason } : {}),
+      ...(options.after ? { after: options.after } : {}),
+    });
+    page = (await adminRequest(flags, `/dead?${search}`)) as DeadLetterPage;
+  } else {
+    page = await withSetup(flags, async (setup) => {
+      const { config } = await setup.engineConfig();
+      await requireSchema(config.db);
+      const migrate = createWorkosMigrate(config);
+      const found = await migrate.deadLetters(options).finally(() => migrate.close());
+      return {
+        ...found,
+        deadLetters: found.deadLetters.map((d) => ({ ...d, email: maskEmail(d.email) })),
+      };
+    });
+  }
+  stdout(flags.json ? jsonLine(page) : formatDeadLetters(page));
+  return EXIT_OK;
+}
+
 interface RetryFlags extends EngineFlags {
   reason?: string;
+  user?: string;
 }
 
 export const retryCommand: CliCommand = {
   register(program, ctx) {
     addEngineCommand(program, 'retry', 'requeue dead-lettered users once their cause is fixed')
       .option('--reason <reason>', 'only those dead-lettered for this reason (see `workos-migrate status`)')
+      .option('--user <id>', 'only this user (local id, see `workos-migrate status --dead`)')
       .action(
         ctx.action(async (flags: RetryFlags) =>
           withSetup(flags, async (setup) => {
@@ -91,10 +165,26 @@ export const retryCommand: CliCommand = {
             await requireSchema(config.db);
             const migrate = createWorkosMigrate(config);
             const reason = flags.reason?.trim() || undefined;
-            const requeued = await migrate.retryDead(reason);
+            const user = flags.user?.trim() || undefined;
+            if (flags.user !== undefined && !user) throw new UsageError('--user needs a local user id');
+            const requeued = await migrate.retryDead({
+              ...(reason ? { reason } : {}),
+              ...(user ? { userId: user } : {}),
+            });
+            if (user) await migrate.close();
+            // A named user that is not dead-lettered is a failed request, not a silent no-op.
+            const code = user && requeued === 0 ? EXIT_FAILED : EXIT_OK;
             if (flags.json) {
-              ctx.io.stdout(jsonLine({ requeued, reason: reason ?? null }));
-              return EXIT_OK;
+              ctx.io.stdout(jsonLine({ requeued, reason: reason ?? null, ...(user ? { user } : {}) }));
+              return code;
+            }
+            if (user) {
+              ctx.io.stdout(
+                requeued === 1
+                  ? `Requeued user ${user}. A running worker (the app, \`workos-migrate worker\` or \`import\`) picks it up.\n`
+                  : `User ${user} is not dead-lettered${reason ? ` for ${reason}` : ''}: nothing requeued (see \`workos-migrate status --dead\`).\n`,
+              );
+              return code;
             }
             let text = `Requeued ${count(requeued)} dead-lettered user${requeued === 1 ? '' : 's'}${reason ? ` (reason ${reason})` : ''}.`;
             if (requeued > 0) {
