@@ -194,22 +194,23 @@ export class Worker {
 
   private async claimLoop(): Promise<void> {
     const { concurrency, leaseMs, pollMs } = this.config.worker;
-    // Claim again once half the slots are free, not at each free slot: a claim per user (then a
-    // read per user, as a claim of one cannot share its reads) cost the worker a third of its CPU.
+    // With a backlog (the last claim got all it asked for), claim again once half the slots are free,
+    // not at each free slot: a claim per user (then a read per user, as a claim of one cannot share
+    // its reads) cost the worker a third of its CPU. Without one, any free slot claims at once, so a
+    // change never waits behind slow syncs while slots are free.
     const refillAt = Math.floor(concurrency / 2);
+    let backlog = false;
+    const full = () => this.inFlight.size >= concurrency || (backlog && this.inFlight.size > refillAt);
     while (this.running) {
       let claimed = 0;
       // While a 429 pauses every write, a claimed row would only wait out its lease in the limiter.
       const paused = this.limiter.pausedForMs > 0;
-      if (this.isLeader && this.inFlight.size <= refillAt && !paused) {
+      if (this.isLeader && !full() && !paused) {
         try {
-          const rows = await claim(
-            this.config.db,
-            concurrency - this.inFlight.size,
-            leaseMs,
-            this.inFlightIds,
-          );
+          const wanted = concurrency - this.inFlight.size;
+          const rows = await claim(this.config.db, wanted, leaseMs, this.inFlightIds);
           claimed = rows.length;
+          backlog = claimed === wanted;
           const preloaded = this.preload(rows);
           for (const row of rows) {
             this.inFlightIds.add(row.userId);
@@ -226,11 +227,10 @@ export class Worker {
           );
         }
       }
-      if (claimed === 0 || this.inFlight.size > refillAt) {
-        const wait =
-          this.inFlight.size > refillAt
-            ? Promise.race([...this.inFlight])
-            : sleep(paused ? Math.min(this.limiter.pausedForMs, pollMs * 5) : pollMs);
+      if (claimed === 0 || full()) {
+        const wait = full()
+          ? Promise.race([...this.inFlight])
+          : sleep(paused ? Math.min(this.limiter.pausedForMs, pollMs * 5) : pollMs);
         await Promise.race([wait, this.stopped]);
       }
     }
