@@ -1,8 +1,10 @@
 // The dashboard's session and CSRF rules through both adapters (inject / supertest): the page and its
 // assets ship with the package and carry no data; sign-in takes the token in a same-origin POST body
 // and sets a signed HttpOnly SameSite=Strict cookie (Secure over HTTPS); every state change made with
-// the cookie needs the same origin and the session's CSRF token; sign-out ends the session.
+// the cookie needs the same origin and the session's CSRF token; sign-out ends the session; the
+// per-format shadow table comes from the overview's status().formats.
 import { describe, expect, it } from 'vitest';
+import type { MigrationStatus } from 'workos-migrate';
 import { type Adapter, type AdminApp, adminTestbed } from './helpers/admin-apps.js';
 
 const bed = adminTestbed();
@@ -127,6 +129,36 @@ describe.each(['fastify', 'express'] as const)('dashboard through %s', (adapter)
     expect(ok.status).toBe(200);
     expect(admin.migrate.flags.freeze().on).toBe(true);
     expect((await admin.call({ method: 'POST', url: '/signup' })).status).toBe(503);
+  });
+
+  it('shows the per-format shadow table from the overview: counts and verdicts, never a hash', async () => {
+    const admin = await open(adapter);
+    await bed.app.exec('TRUNCATE workos_migrate.format_checks');
+    await bed.app.exec(`INSERT INTO workos_migrate.format_checks (format, matched, mismatched, other, healed)
+      VALUES ('bcrypt', 3, 0, 1, 0), ('ssha', 0, 2, 0, 1)`);
+    const { pair } = await signIn(admin);
+    const overview = await admin.call({
+      method: 'GET',
+      url: '/workos-migrate/overview',
+      headers: { cookie: pair },
+    });
+    expect(overview.status).toBe(200);
+    const { formats } = overview.json().status as MigrationStatus;
+    expect(formats).toEqual((await admin.migrate.status()).formats);
+    expect(formats.map((f) => f.format)).toEqual(['bcrypt', 'ssha']);
+    expect(formats[1]).toMatchObject({ shadowChecked: 2, mismatched: 2, healed: 1 });
+    expect(overview.text).not.toContain('$2');
+    expect(overview.text).not.toContain(TOKEN);
+    // The page has the table, and its script fills it from status.formats.
+    const page = await admin.call({ method: 'GET', url: '/workos-migrate/' });
+    expect(page.text).toContain('<tbody id="formats">');
+    for (const column of ['format', 'users', 'checked', 'matched', 'mismatched', 'healed', 'verdict'])
+      expect(page.text).toContain(`<th>${column}</th>`);
+    const script = (await admin.call({ method: 'GET', url: '/workos-migrate/assets/dashboard.js' })).text;
+    expect(script).toContain("$('formats')");
+    for (const field of ['shadowChecked', 'matched', 'mismatched', 'healed', 'verdict'])
+      expect(script).toContain(`f.${field}`);
+    await bed.app.exec('TRUNCATE workos_migrate.format_checks');
   });
 
   it('signs out: the cookie is cleared and the old one no longer works', async () => {

@@ -1,7 +1,8 @@
 // GET <prefix>/metrics through both adapters on a seeded migration: the Prometheus text parsed and
 // compared with status() (users, synced, pending by priority, dead by reason, password states, freeze,
-// rollout), the worker's writes and 429 counters, the mirror lag histogram, sign-ins by side and reason,
-// and the app's own prom-client registry receiving the same metrics.
+// rollout, shadow outcomes by format), the worker's writes and 429 counters, the mirror lag
+// histogram, sign-ins by side and reason, and the app's own prom-client registry receiving the same
+// metrics.
 import bcrypt from 'bcryptjs';
 import { sql } from 'drizzle-orm';
 import { Registry } from 'prom-client';
@@ -65,6 +66,11 @@ async function seed(admin: AdminApp): Promise<void> {
       dead_reason = CASE WHEN user_id = (SELECT min(user_id) FROM workos_migrate.outbox WHERE NOT dead AND next_attempt_at < now() + interval '1 minute') THEN 'invalid_email' ELSE 'email_owned_elsewhere' END
       WHERE next_attempt_at < now() + interval '1 minute'`);
   });
+  // Shadow evidence for two formats, as the shadow checks record it (any instance's).
+  await bed.app.exec(`INSERT INTO workos_migrate.format_checks (format, matched, mismatched, other, healed)
+    VALUES ('bcrypt', 3, 1, 2, 1), ('ssha', 0, 2, 0, 0)
+    ON CONFLICT (format) DO UPDATE SET matched = EXCLUDED.matched, mismatched = EXCLUDED.mismatched,
+      other = EXCLUDED.other, healed = EXCLUDED.healed`);
   await admin.migrate.flags.setFreeze(true);
   await admin.migrate.flags.setRollout(20);
   // One sign-in on each outcome of the legacy side.
@@ -98,6 +104,38 @@ describe.each(['fastify', 'express'] as const)('GET /metrics through %s', (adapt
     expect(one(samples, 'workos_migrate_leader')).toBe(status.leader ? 1 : 0);
     expect(one(samples, 'workos_migrate_deletes_held')).toBe(status.deletesAwaitingConfirmation);
     expect(one(samples, 'workos_migrate_oldest_pending_seconds')).toBeGreaterThan(0);
+
+    // Shadow outcomes by format: the very rows of status().formats.
+    expect(status.formats.map((f) => f.format)).toEqual(expect.arrayContaining(['bcrypt', 'ssha']));
+    const byFormat = (name: string) =>
+      Object.fromEntries(samples.filter((s) => s.name === name).map((s) => [s.labels.format, s.value]));
+    expect(byFormat('workos_migrate_format_users')).toEqual(
+      Object.fromEntries(status.formats.map((f) => [f.format, f.users])),
+    );
+    expect(byFormat('workos_migrate_shadow_healed')).toEqual(
+      Object.fromEntries(status.formats.map((f) => [f.format, f.healed])),
+    );
+    expect(byFormat('workos_migrate_format_ready')).toEqual(
+      Object.fromEntries(status.formats.map((f) => [f.format, f.ready ? 1 : 0])),
+    );
+    const checks = samples
+      .filter((s) => s.name === 'workos_migrate_shadow_checks')
+      .map((s) => [s.labels.format, s.labels.outcome, s.value]);
+    expect(checks.sort()).toEqual(
+      status.formats
+        .flatMap((f) => [
+          [f.format, 'matched', f.matched],
+          [f.format, 'mismatched', f.mismatched],
+          [f.format, 'other', f.other],
+        ])
+        .sort(),
+    );
+    expect(status.formats.find((f) => f.format === 'bcrypt')).toMatchObject({
+      shadowChecked: 6,
+      matched: 3,
+      mismatched: 1,
+      healed: 1,
+    });
 
     const { writes, rateLimited } = admin.migrate.worker.counters;
     expect(writes).toBeGreaterThanOrEqual(5);

@@ -398,6 +398,18 @@ export default defineConfig({
     expect(human.code).toBe(0);
     expect(human.stdout).toMatch(/synced\s+50 \(100\.0%\)/);
     expect(human.stdout).toMatch(/password states\s+synced 49, login 1/);
+    // Per source hash format: no shadow evidence yet, so the default gate keeps them on legacy.
+    expect(json(r).formats).toEqual([
+      expect.objectContaining({
+        format: 'bcrypt',
+        users: 49,
+        shadowChecked: 0,
+        ready: false,
+        verdict: 'needs 20 more',
+      }),
+    ]);
+    expect(human.stdout).toMatch(/format\s+users\s+shadow-checked\s+matched\s+mismatched\s+healed\s+verdict/);
+    expect(human.stdout).toMatch(/bcrypt\s+49\s+0\s+0\s+0\s+0\s+needs 20 more/);
   });
 
   it('freeze and rollout set the stored flags, status shows them, a wrong source or value is refused', async () => {

@@ -1,6 +1,8 @@
 // Sign-in answers as WorkOS gives them (workos-api.md "Answers that differ"; docs "Authentication
 // errors"), through the real SDK, and how the client classifies each one for login().
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { AuthenticationException, GenericServerException, OauthException } from '@workos-inc/node';
+import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseEmulatorFlags } from '../src/cli/parse.js';
 import { classifyWorkosError, createWorkosClient } from '../src/workos/client.js';
@@ -218,5 +220,58 @@ describe('daily quota', () => {
     expect(failure.transient).toBe(false);
     // Ordinary calls through the same client are untouched.
     expect((await client.userManagement.listUsers()).data).toHaveLength(1);
+  });
+});
+
+describe('misread hash types (misreadHashTypes / --misread-hash-type)', () => {
+  const pbkdf2Hash = (password: string) => {
+    const salt = randomBytes(16);
+    const key = pbkdf2Sync(password, salt, 600_000, 32, 'sha256');
+    const b64 = (bytes: Buffer) => bytes.toString('base64').replace(/=+$/, '');
+    return `$pbkdf2$i=600000,d=sha256$${b64(salt)}$${b64(key)}`;
+  };
+  const importUser = (email: string, passwordHash: string, passwordHashType: string) =>
+    t.workos.userManagement.createUser({
+      email,
+      emailVerified: true,
+      passwordHash,
+      passwordHashType,
+    } as unknown as Parameters<typeof t.workos.userManagement.createUser>[0]);
+
+  afterEach(() => t.emulator.control.configure({ misreadHashTypes: [] }));
+
+  it('refuses the correct password of a misread type only, and never one set as plaintext', async () => {
+    const pb = await importUser('pb@example.com', pbkdf2Hash(PASSWORD), 'pbkdf2');
+    await importUser('bc@example.com', await bcrypt.hash(PASSWORD, 4), 'bcrypt');
+    const plain = await verified('plain@example.com');
+    // Read as imported: both sign in.
+    await expect(signIn('pb@example.com')).resolves.toMatchObject({ user: { email: 'pb@example.com' } });
+    await expect(signIn('bc@example.com')).resolves.toMatchObject({ user: { email: 'bc@example.com' } });
+
+    t.emulator.control.configure({ misreadHashTypes: ['pbkdf2', 'bcrypt'] });
+    for (const email of ['pb@example.com', 'bc@example.com']) {
+      const error = await thrown(signIn(email));
+      expect(error).toMatchObject({ status: 400, code: 'invalid_credentials' });
+    }
+    await expect(signIn('plain@example.com')).resolves.toMatchObject({ user: { id: plain.id } });
+
+    // Setting the password as plaintext (what healing does) is read correctly again.
+    await t.workos.userManagement.updateUser({ userId: pb.id, password: PASSWORD });
+    await expect(signIn('pb@example.com')).resolves.toMatchObject({ user: { email: 'pb@example.com' } });
+  });
+
+  it('is set by option, control API and CLI flag, and a bad type is refused naming the option', async () => {
+    expect(parseEmulatorFlags({ misreadHashType: ['pbkdf2', 'scrypt,bcrypt'] }).misreadHashTypes).toEqual([
+      'pbkdf2',
+      'scrypt',
+      'bcrypt',
+    ]);
+    expect(() => parseEmulatorFlags({ misreadHashType: ['md5'] })).toThrow(/--misread-hash-type.*md5/);
+    const bad = await control('PATCH', 'settings', { misreadHashTypes: ['sha1'] });
+    expect(bad.status).toBe(422);
+    expect(bad.body.message).toMatch(/misreadHashTypes.*sha1/);
+    expect((await control('PATCH', 'settings', { misreadHashTypes: ['pbkdf2'] })).status).toBe(200);
+    await importUser('pb2@example.com', pbkdf2Hash(PASSWORD), 'pbkdf2');
+    expect(await thrown(signIn('pb2@example.com'))).toMatchObject({ code: 'invalid_credentials' });
   });
 });

@@ -64,6 +64,8 @@ beforeAll(async () => {
       workos: { apiKey: t.emulator.apiKey, clientId: t.emulator.clientId, apiUrl: t.emulator.url },
       worker: { pollMs: 20, leaseMs: 3_000, leaderLeaseMs: 600, retryBaseMs: 50, retryMaxMs: 2_000 },
       flags: { refreshMs: 100 },
+      // This file rehearses routing by percent; proving formats first is test/shadow.test.ts's.
+      cutover: { requireProvenFormats: false },
     },
   });
   url = await app.listen({ port: 0, host: '127.0.0.1' });

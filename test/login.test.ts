@@ -93,6 +93,14 @@ async function syncedUser(
   return { id, email, pass };
 }
 
+/**
+ * Setup: the user signed in through WorkOS before. For tests of WorkOS's final answer to a wrong
+ * password: for a user who never did, healing asks the legacy check first ("self-healing" below).
+ */
+async function signedInThroughWorkos(id: string): Promise<void> {
+  await app.exec('UPDATE workos_migrate.sync_state SET workos_signed_in_at = now() WHERE user_id = $1', [id]);
+}
+
 async function passwordState(id: string): Promise<string | undefined> {
   const [row] = await app.exec('SELECT password_state FROM workos_migrate.sync_state WHERE user_id = $1', [
     id,
@@ -206,6 +214,7 @@ describe('WorkOS side', () => {
 
   it('a wrong password is refused by WorkOS: ok false, side workos, no legacy fallback', async () => {
     const user = await syncedUser('grace');
+    await signedInThroughWorkos(user.id);
     const result = await signIn(user.email, password());
     expect(result).toMatchObject({
       side: 'workos',
@@ -646,6 +655,7 @@ describe('no legacy fallback on WorkOS’s own answers', () => {
   it('10 wrong passwords then the right one: never legacy, and 429 answers rate-limited', async () => {
     t.emulator.control.configure({ rateLimits: { authenticatePerEmail: { limit: 10, windowMs: 60_000 } } });
     const user = await syncedUser('brute');
+    await signedInThroughWorkos(user.id);
     const results: LoginResult[] = [];
     for (let i = 0; i < 10; i++) results.push(await signIn(user.email, password()));
     const right = await signIn(user.email, user.pass);
@@ -820,6 +830,140 @@ describe('same person only (identity-mismatch)', () => {
     await waitFor(async () => (await outboxRow(user.id))?.dead === true, 25_000, 'the re-check');
     expect((await outboxRow(user.id))?.dead_reason).toBe('deleted_in_workos');
   }, 60_000);
+});
+
+describe('self-healing at WorkOS sign-in (an import WorkOS reads differently)', () => {
+  const formatCounts = async (format: string) => {
+    const [row] = await app.exec(
+      'SELECT matched::int, mismatched::int, healed::int FROM workos_migrate.format_checks WHERE format = $1',
+      [format],
+    );
+    return row ?? null;
+  };
+  // Shadow checks of earlier tests' legacy sign-ins count matches too: start from none.
+  beforeEach(async () => {
+    await app.exec('TRUNCATE workos_migrate.format_checks');
+  });
+  afterEach(() => {
+    t.emulator.control.configure({ misreadHashTypes: [] });
+  });
+
+  it('the right password is healed: legacy confirms, WorkOS gets the password, ok with healed, counted as a mismatch', async () => {
+    const user = await syncedUser('misread');
+    t.emulator.control.configure({ misreadHashTypes: ['bcrypt'] });
+    const [state] = await app.exec(
+      'SELECT workos_user_id, hash_format, workos_updated_at FROM workos_migrate.sync_state WHERE user_id = $1',
+      [user.id],
+    );
+    expect(state).toMatchObject({ hash_format: 'bcrypt', workos_updated_at: expect.any(String) });
+
+    const healed = await signIn(user.email, user.pass);
+    expect(healed).toMatchObject({
+      side: 'workos',
+      ok: true,
+      reason: 'authenticated',
+      healed: true,
+      localUserId: user.id,
+      workosUser: { id: state?.workos_user_id, externalId: `app_${user.id}` },
+    });
+    expect(legacyCalls).toEqual([user.email]);
+    expect(await formatCounts('bcrypt')).toEqual({ matched: 0, mismatched: 1, healed: 1 });
+    const [after] = await app.exec(
+      'SELECT workos_signed_in_at, password_verified_at, hash_format FROM workos_migrate.sync_state WHERE user_id = $1',
+      [user.id],
+    );
+    expect(after?.workos_signed_in_at).not.toBeNull();
+    expect(after?.password_verified_at).not.toBeNull();
+    // WorkOS holds a password set from plaintext now, not the import: no longer evidence for bcrypt.
+    expect(after?.hash_format).toBeNull();
+
+    // WorkOS now holds the password itself: the next sign-in needs no legacy check and heals nothing.
+    const next = await signIn(user.email, user.pass);
+    expect(next).toMatchObject({ side: 'workos', ok: true, reason: 'authenticated' });
+    expect(next).not.toHaveProperty('healed');
+    expect(legacyCalls).toEqual([user.email]);
+  });
+
+  it('a wrong password is refused on the WorkOS side (the legacy check says no) and changes nothing', async () => {
+    const user = await syncedUser('misread-wrong');
+    t.emulator.control.configure({ misreadHashTypes: ['bcrypt'] });
+    const before = t.emulator.control.getUser(user.email);
+    const result = await signIn(user.email, password());
+    expect(result).toMatchObject({
+      side: 'workos',
+      ok: false,
+      reason: 'invalid-credentials',
+      fellBack: false,
+    });
+    expect(result).not.toHaveProperty('healed');
+    expect(t.emulator.control.getUser(user.email)).toEqual(before);
+    expect(await formatCounts('bcrypt')).toBeNull();
+    // The right one still heals afterwards.
+    expect(await signIn(user.email, user.pass)).toMatchObject({ ok: true, healed: true });
+  });
+
+  it('a user whose WorkOS user changed since our last write (updated_at moved) is never healed', async () => {
+    const user = await syncedUser('moved');
+    const [state] = await app.exec(
+      'SELECT workos_user_id FROM workos_migrate.sync_state WHERE user_id = $1',
+      [user.id],
+    );
+    // The user set another password in WorkOS (e.g. a reset there): the legacy one is not theirs there.
+    await t.workos.userManagement.updateUser({ userId: String(state?.workos_user_id), password: password() });
+    t.emulator.control.configure({ misreadHashTypes: ['bcrypt'] });
+    const result = await signIn(user.email, user.pass);
+    expect(result).toMatchObject({ side: 'workos', ok: false, reason: 'invalid-credentials' });
+    expect(legacyCalls).toEqual([]);
+    expect(await formatCounts('bcrypt')).toBeNull();
+  });
+
+  it('a user who signed in through WorkOS before is never healed', async () => {
+    const user = await syncedUser('seasoned-misread');
+    expect(await signIn(user.email, user.pass)).toMatchObject({ side: 'workos', ok: true });
+    t.emulator.control.configure({ misreadHashTypes: ['bcrypt'] });
+    // (The emulator reads only imported hashes differently; the import is what it still holds.)
+    expect(await signIn(user.email, user.pass)).toMatchObject({
+      side: 'workos',
+      ok: false,
+      reason: 'invalid-credentials',
+    });
+    expect(legacyCalls).toEqual([]);
+  });
+
+  it('healing is behind the legacy attempt limit (10 per 60 s per email): past it, rate-limited and not healed', async () => {
+    const user = await syncedUser('misread-brute');
+    t.emulator.control.configure({ misreadHashTypes: ['bcrypt'] });
+    for (let i = 0; i < 10; i++) {
+      expect(await signIn(user.email, password())).toMatchObject({
+        ok: false,
+        reason: 'invalid-credentials',
+      });
+    }
+    expect(legacyCalls).toHaveLength(10);
+    expect(await signIn(user.email, user.pass)).toMatchObject({
+      side: 'workos',
+      ok: false,
+      reason: 'rate-limited',
+    });
+    expect(legacyCalls).toHaveLength(10);
+    expect(await formatCounts('bcrypt')).toBeNull();
+  });
+
+  it('a 429 from WorkOS never reaches the legacy check', async () => {
+    const user = await syncedUser('misread-limited');
+    t.emulator.control.configure({
+      misreadHashTypes: ['bcrypt'],
+      rateLimits: { authenticatePerEmail: { limit: 1, windowMs: 60_000 } },
+    });
+    expect(await signIn(user.email, password())).toMatchObject({ ok: false, reason: 'invalid-credentials' });
+    expect(legacyCalls).toEqual([user.email]);
+    expect(await signIn(user.email, user.pass)).toMatchObject({
+      side: 'workos',
+      ok: false,
+      reason: 'rate-limited',
+    });
+    expect(legacyCalls).toEqual([user.email]);
+  });
 });
 
 describe('no credential outlives its revocation', () => {

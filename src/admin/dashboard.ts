@@ -48,6 +48,11 @@ const PAGE = `<!doctype html>
     <p id="flags-error" class="error" role="alert"></p>
   </section>
   <section><h2>Leader</h2><p id="leader">none running</p></section>
+  <section><h2>Hash formats (shadow verification)</h2>
+    <table><thead><tr><th>format</th><th>users</th><th>checked</th><th>matched</th><th>mismatched</th><th>healed</th><th>verdict</th></tr></thead>
+      <tbody id="formats"></tbody></table>
+    <p id="formats-none">no imported hash yet</p>
+  </section>
   <section><h2>Dead letters <b id="dead-total">0</b></h2>
     <table><thead><tr><th>reason</th><th>users</th><th></th></tr></thead><tbody id="dead-reasons"></tbody></table>
     <table><thead><tr><th>local id</th><th>email</th><th>reason</th><th>message</th><th>attempts</th><th>first seen</th><th>last seen</th><th></th></tr></thead>
@@ -121,6 +126,14 @@ const SCRIPT = `'use strict';
     if (!sliding) { $('rollout').value = s.rollout.percent; text('rollout-value', s.rollout.percent); }
     text('rollout-source', '(' + s.rollout.source + ')');
     text('leader', s.leader ? s.leader.holder + ' · lease until ' + s.leader.expiresAt : 'none running');
+    // Counts and verdicts only: status().formats carries no hash.
+    const formats = $('formats'); formats.replaceChildren();
+    for (const f of s.formats) {
+      const row = document.createElement('tr'); row.dataset.format = f.format;
+      for (const v of [f.format, n(f.users), n(f.shadowChecked), n(f.matched), n(f.mismatched), n(f.healed), f.verdict]) cell(row, v);
+      formats.append(row);
+    }
+    $('formats-none').hidden = s.formats.length > 0;
     const reasons = $('dead-reasons'); reasons.replaceChildren();
     let dead = 0;
     for (const [reason, count] of Object.entries(s.dead)) {

@@ -96,6 +96,36 @@ export function createMetrics(migrate: WorkosMigrate, options: MetricsOptions = 
     gauge('workos_migrate_leader', 'A worker holds the leader lease (1) or none does (0).', [], (g, s) =>
       g.set(s.leader ? 1 : 0),
     );
+    // Shadow evidence is the database's (every instance's checks), so these are gauges, not counters.
+    gauge(
+      'workos_migrate_format_users',
+      'Users whose imported hash WorkOS holds, by source hash format.',
+      ['format'],
+      (g, s) => {
+        for (const f of s.formats) g.set({ format: f.format }, f.users);
+      },
+    );
+    gauge(
+      'workos_migrate_shadow_checks',
+      'Shadow checks and healed sign-ins recorded, by source hash format and outcome.',
+      ['format', 'outcome'],
+      (g, s) => {
+        for (const f of s.formats)
+          for (const outcome of ['matched', 'mismatched', 'other'] as const)
+            g.set({ format: f.format, outcome }, f[outcome]);
+      },
+    );
+    gauge('workos_migrate_shadow_healed', 'Sign-ins healed, by source hash format.', ['format'], (g, s) => {
+      for (const f of s.formats) g.set({ format: f.format }, f.healed);
+    });
+    gauge(
+      'workos_migrate_format_ready',
+      "cutover.requireProvenFormats lets the format's users go to WorkOS (1) or not (0).",
+      ['format'],
+      (g, s) => {
+        for (const f of s.formats) g.set({ format: f.format }, f.ready ? 1 : 0);
+      },
+    );
     const counter = (
       name: string,
       help: string,

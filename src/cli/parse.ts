@@ -7,7 +7,7 @@ import type {
   RateLimitRule,
   SignInSteps,
 } from '../emulator/options.js';
-import { SIGN_IN_STEPS } from '../emulator/options.js';
+import { MISREAD_HASH_TYPES, type MisreadHashType, SIGN_IN_STEPS } from '../emulator/options.js';
 import { quote, UsageError } from './conventions.js';
 
 // Pure parsers for flag values. Each takes the flag's name so its UsageError names it, and says
@@ -164,6 +164,8 @@ export interface EmulatorFlags {
   requireEmailVerification?: boolean;
   /** `KEY=STEP` pairs from `--sign-in-step`. */
   signInStep?: string[];
+  /** Hash types from `--misread-hash-type`. */
+  misreadHashType?: string[];
   /** `false` with `--no-events`. */
   events?: boolean;
   data?: string;
@@ -214,12 +216,25 @@ export function parseEmulatorFlags(flags: EmulatorFlags): EmulatorOptions {
     options.requireEmailVerification = flags.requireEmailVerification;
   if (flags.signInStep !== undefined)
     options.signInSteps = parseSignInSteps('--sign-in-step', flags.signInStep);
+  if (flags.misreadHashType !== undefined)
+    options.misreadHashTypes = parseMisreadHashTypes('--misread-hash-type', flags.misreadHashType);
   if (flags.events === false) options.events = false;
   if (flags.data !== undefined) {
     if (flags.data.trim() === '') throw new UsageError('--data must be a file path (got "")');
     options.dataFile = resolve(flags.data);
   }
   return options;
+}
+
+/** Repeatable or comma-separated imported hash types, e.g. `--misread-hash-type pbkdf2`. */
+function parseMisreadHashTypes(flag: string, values: string[]): MisreadHashType[] {
+  const types = values.flatMap((value) => value.split(',')).map((value) => value.trim());
+  for (const type of types) {
+    if (!(MISREAD_HASH_TYPES as readonly string[]).includes(type)) {
+      throw new UsageError(`${flag} must be one of ${MISREAD_HASH_TYPES.join(', ')} (got ${quote(type)})`);
+    }
+  }
+  return types as MisreadHashType[];
 }
 
 /** A whole number of at least `min` (default 1), e.g. `--limit 1000`. */

@@ -83,6 +83,33 @@ export interface LoginOptions {
   unknownUserHash?: string;
 }
 
+/** Shadow checks: legacy decides, the same password is tried at WorkOS in the background. */
+export interface ShadowOptions {
+  /** Share (0..100) of eligible legacy sign-ins checked at WorkOS. Default 100. */
+  percent?: number;
+  /** Checks started per second at most, apart from the worker's budget. Default 2. */
+  ratePerSecond?: number;
+  /** Checks waiting at most; beyond it new ones are dropped, never queued. Default 100. */
+  queueSize?: number;
+}
+
+/** The evidence a hash format needs before its users are routed to WorkOS. */
+export interface ProvenFormatsOptions {
+  /** Shadow matches a format needs. Default 20. */
+  minMatches?: number;
+  /** Largest share of mismatches (0..1) among a format's matches and mismatches. Default 0.01. */
+  maxMismatchRate?: number;
+}
+
+export interface CutoverOptions {
+  /**
+   * Keep a user on legacy (`format-unproven`) while the source format of their imported hash has too
+   * little shadow evidence, unless their own password was verified at WorkOS. Default on
+   * (20 matches, at most 1% mismatched); `false` turns it off.
+   */
+  requireProvenFormats?: boolean | ProvenFormatsOptions;
+}
+
 export interface WorkosMigrateConfig {
   /** The app's Drizzle database (node-postgres, postgres.js or PGlite driver). */
   db: DrizzleDatabase;
@@ -119,6 +146,10 @@ export interface WorkosMigrateConfig {
   deleteWindowMs?: number;
   /** `login()`: the legacy attempt limit and the unknown-email check. */
   login?: LoginOptions;
+  /** Shadow checks of legacy sign-ins at WorkOS (default on, 2 per second); `false` turns them off. */
+  shadow?: ShadowOptions | false;
+  /** Cutover rule options: `requireProvenFormats`. */
+  cutover?: CutoverOptions;
   logger?: Logger;
 }
 
@@ -146,8 +177,15 @@ export interface ResolvedFlags {
 }
 
 export interface ResolvedConfig
-  extends Required<Omit<WorkosMigrateConfig, 'workos' | 'worker' | 'onPasswordReset' | 'flags' | 'login'>> {
+  extends Required<
+    Omit<
+      WorkosMigrateConfig,
+      'workos' | 'worker' | 'onPasswordReset' | 'flags' | 'login' | 'shadow' | 'cutover'
+    >
+  > {
   workos: { apiKey: string; clientId: string; apiUrl: string | undefined };
+  shadow: Required<ShadowOptions> | false;
+  cutover: { requireProvenFormats: Required<ProvenFormatsOptions> | false };
   login: { legacyAttemptLimit: { limit: number; windowMs: number } | false; unknownUserHash: string };
   flags: ResolvedFlags;
   worker: Required<WorkerOptions>;
@@ -187,6 +225,8 @@ const OPTION_NAMES = {
     deleteThreshold: true,
     deleteWindowMs: true,
     login: true,
+    shadow: true,
+    cutover: true,
     logger: true,
   } satisfies Record<keyof WorkosMigrateConfig, true>,
   workos: { apiKey: true, clientId: true, apiUrl: true } satisfies Record<
@@ -223,6 +263,12 @@ const OPTION_NAMES = {
     readyTimeoutMs: true,
   } satisfies Record<keyof UnleashOptions, true>,
   login: { legacyAttemptLimit: true, unknownUserHash: true } satisfies Record<keyof LoginOptions, true>,
+  shadow: { percent: true, ratePerSecond: true, queueSize: true } satisfies Record<keyof ShadowOptions, true>,
+  cutover: { requireProvenFormats: true } satisfies Record<keyof CutoverOptions, true>,
+  provenFormats: { minMatches: true, maxMismatchRate: true } satisfies Record<
+    keyof ProvenFormatsOptions,
+    true
+  >,
 };
 
 /** Refuses a key that is not an option, naming it (`worker.leseMs`), so a typo never goes unnoticed. */
@@ -245,6 +291,13 @@ function checkOptionNames(config: WorkosMigrateConfig): void {
   rejectUnknownOptions(config.flags, OPTION_NAMES.flags, 'flags');
   rejectUnknownOptions(config.flags?.unleash, OPTION_NAMES.unleash, 'flags.unleash');
   rejectUnknownOptions(config.login, OPTION_NAMES.login, 'login');
+  rejectUnknownOptions(config.shadow, OPTION_NAMES.shadow, 'shadow');
+  rejectUnknownOptions(config.cutover, OPTION_NAMES.cutover, 'cutover');
+  rejectUnknownOptions(
+    config.cutover?.requireProvenFormats,
+    OPTION_NAMES.provenFormats,
+    'cutover.requireProvenFormats',
+  );
 }
 
 function positiveInteger(value: number | undefined, fallback: number, option: string): number {
@@ -322,6 +375,8 @@ export function resolveConfig(
     deleteThreshold: positiveInteger(config.deleteThreshold, 100, 'deleteThreshold'),
     deleteWindowMs: positiveInteger(config.deleteWindowMs, 3_600_000, 'deleteWindowMs'),
     login: resolveLogin(config.login ?? {}),
+    shadow: resolveShadow(config.shadow),
+    cutover: { requireProvenFormats: resolveProvenFormats(config.cutover?.requireProvenFormats) },
     logger: config.logger ?? silentLogger,
   };
   return resolved;
@@ -345,6 +400,51 @@ function resolveLogin(login: LoginOptions): ResolvedConfig['login'] {
             windowMs: positiveInteger(limit.windowMs, 60_000, 'login.legacyAttemptLimit.windowMs'),
           },
     unknownUserHash,
+  };
+}
+
+/** A number within [min, max], else a ConfigError naming the option. */
+function numberWithin(value: number | undefined, fallback: number, min: number, max: number, option: string) {
+  const result = value ?? fallback;
+  if (typeof result !== 'number' || !Number.isFinite(result) || result < min || result > max) {
+    throw new ConfigError(option, `must be a number from ${min} to ${max} (got ${String(value)})`);
+  }
+  return result;
+}
+
+function resolveShadow(shadow: ShadowOptions | false | undefined): ResolvedConfig['shadow'] {
+  if (shadow === false) return false;
+  if (shadow !== undefined && (typeof shadow !== 'object' || shadow === null)) {
+    throw new ConfigError('shadow', `must be an object { percent, ratePerSecond, queueSize } or false`);
+  }
+  const options = shadow ?? {};
+  return {
+    percent: numberWithin(options.percent, 100, 0, 100, 'shadow.percent'),
+    ratePerSecond: numberWithin(options.ratePerSecond, 2, 0.001, 1_000, 'shadow.ratePerSecond'),
+    queueSize: positiveInteger(options.queueSize, 100, 'shadow.queueSize'),
+  };
+}
+
+function resolveProvenFormats(
+  option: boolean | ProvenFormatsOptions | undefined,
+): ResolvedConfig['cutover']['requireProvenFormats'] {
+  if (option === false) return false;
+  if (option !== undefined && option !== true && (typeof option !== 'object' || option === null)) {
+    throw new ConfigError(
+      'cutover.requireProvenFormats',
+      'must be true, false or { minMatches, maxMismatchRate }',
+    );
+  }
+  const options = typeof option === 'object' ? option : {};
+  return {
+    minMatches: positiveInteger(options.minMatches, 20, 'cutover.requireProvenFormats.minMatches'),
+    maxMismatchRate: numberWithin(
+      options.maxMismatchRate,
+      0.01,
+      0,
+      1,
+      'cutover.requireProvenFormats.maxMismatchRate',
+    ),
   };
 }
 

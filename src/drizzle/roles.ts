@@ -13,7 +13,14 @@ interface Need {
 }
 
 const ENQUEUE = 'workos_migrate.enqueue(text, boolean, boolean, text)';
-const LIBRARY_TABLES = ['outbox', 'sync_state', 'leader', 'settings', 'applied_deletes'] as const;
+const LIBRARY_TABLES = [
+  'outbox',
+  'sync_state',
+  'leader',
+  'settings',
+  'applied_deletes',
+  'format_checks',
+] as const;
 
 /**
  * What a role that runs the worker (or calls `login()`, `syncNow()`, `status()`, the admin routes) needs:

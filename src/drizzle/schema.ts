@@ -67,6 +67,23 @@ export const syncState = workosMigrateSchema.table('sync_state', {
   syncedAt: timestamp('synced_at', { withTimezone: true }).notNull().defaultNow(),
   /** First sign-in through WorkOS via `login()`: from then on a WorkOS outage never falls back to legacy. */
   workosSignedInAt: timestamp('workos_signed_in_at', { withTimezone: true }),
+  /** The `updated_at` WorkOS answered at our last write: healing needs it unchanged. */
+  workosUpdatedAt: text('workos_updated_at'),
+  /** Source format id (workos-migrate/hashes) of the imported hash WorkOS holds, else null. */
+  hashFormat: text('hash_format'),
+  /** When this user's own password was last seen to work at WorkOS (a shadow match, a healed sign-in). */
+  passwordVerifiedAt: timestamp('password_verified_at', { withTimezone: true }),
+});
+
+/** Per source hash format: what shadow checks and healed sign-ins showed (counts only). */
+export const formatChecks = workosMigrateSchema.table('format_checks', {
+  format: text('format').primaryKey(),
+  matched: bigint('matched', { mode: 'number' }).notNull().default(0),
+  mismatched: bigint('mismatched', { mode: 'number' }).notNull().default(0),
+  other: bigint('other', { mode: 'number' }).notNull().default(0),
+  healed: bigint('healed', { mode: 'number' }).notNull().default(0),
+  firstSeenAt: timestamp('first_seen_at', { withTimezone: true }).notNull().defaultNow(),
+  lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
 /** The leader lease: one row, renewed by the worker that spends the rate budget. */

@@ -85,6 +85,23 @@ CREATE TABLE IF NOT EXISTS workos_migrate.sync_state (
 );
 -- Set by login(): a user who signed in through WorkOS never falls back to the legacy password.
 ALTER TABLE workos_migrate.sync_state ADD COLUMN IF NOT EXISTS workos_signed_in_at timestamptz;
+-- Shadow verification and healing (signin/shadow.ts): the updated_at WorkOS answered at our last
+-- write (a different one now means someone else changed the WorkOS user), the source format of the
+-- imported hash (a workos-migrate/hashes format id; NULL when WorkOS got no imported hash), and when
+-- this user's own password was last seen to work at WorkOS.
+ALTER TABLE workos_migrate.sync_state ADD COLUMN IF NOT EXISTS workos_updated_at text;
+ALTER TABLE workos_migrate.sync_state ADD COLUMN IF NOT EXISTS hash_format text;
+ALTER TABLE workos_migrate.sync_state ADD COLUMN IF NOT EXISTS password_verified_at timestamptz;
+-- Per source hash format: what shadow checks and healing saw. Counts only, no user data.
+CREATE TABLE IF NOT EXISTS workos_migrate.format_checks (
+  format text PRIMARY KEY,
+  matched bigint NOT NULL DEFAULT 0,
+  mismatched bigint NOT NULL DEFAULT 0,
+  other bigint NOT NULL DEFAULT 0,
+  healed bigint NOT NULL DEFAULT 0,
+  first_seen_at timestamptz NOT NULL DEFAULT now(),
+  last_seen_at timestamptz NOT NULL DEFAULT now()
+);
 
 -- Deletes applied in WorkOS without an operator's confirmation: the mass-delete guard counts those of
 -- its window (plus the pending ones), so deletes done in slow batches still reach deleteThreshold.

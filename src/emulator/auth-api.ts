@@ -27,14 +27,23 @@ function base64url(value: Buffer | string): string {
   return Buffer.from(value).toString('base64url');
 }
 
-function accessToken(userId: string): string {
+/** Sessions remembered for revocation; the oldest are forgotten beyond this many. */
+const MAX_SESSIONS = 100_000;
+
+function accessToken(ctx: ApiContext, userId: string): string {
   const issuedAt = Math.floor(Date.now() / 1000);
+  const sessionId = newId('session');
+  ctx.sessions.set(sessionId, { userId, revoked: false });
+  if (ctx.sessions.size > MAX_SESSIONS) {
+    const oldest = ctx.sessions.keys().next().value;
+    if (oldest !== undefined) ctx.sessions.delete(oldest);
+  }
   const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
   const payload = base64url(
     JSON.stringify({
       iss: 'workos-migrate-emulator',
       sub: userId,
-      sid: newId('event').replace('event_', 'session_'),
+      sid: sessionId,
       iat: issuedAt,
       exp: issuedAt + ACCESS_TOKEN_TTL_S,
     }),
@@ -158,7 +167,7 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
   if (refusal) throw refusal;
   // Verify even when the user is missing or has no password, so timing says nothing.
   const stored = user?.password ?? null;
-  const ok = stored !== null && (await verifyPassword(stored, password));
+  const ok = stored !== null && (await verifyPassword(stored, password, ctx.settings.misreadHashTypes));
   if (!user || !ok || ctx.store.get(user.wire.id) !== user) throw INVALID_CREDENTIALS();
   if (ctx.settings.requireEmailVerification && !user.wire.email_verified) {
     throw new ApiError(403, {
@@ -178,11 +187,23 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
     status: 200,
     body: {
       user: signedIn,
-      access_token: accessToken(user.wire.id),
+      access_token: accessToken(ctx, user.wire.id),
       refresh_token: base64url(randomBytes(24)),
       authentication_method: 'Password',
     },
   };
+}
+
+/** `POST /user_management/sessions/revoke` (spec: `session_id` required, 200 with no body). */
+export async function revokeSession(ctx: ApiContext, req: ApiRequest): Promise<ApiResult> {
+  const body = req.body;
+  if (!isJsonObject(body) || typeof body.session_id !== 'string') {
+    throw invalidParameters('session_id is required.', [{ code: 'required', field: 'session_id' }]);
+  }
+  const session = ctx.sessions.get(body.session_id);
+  if (!session) throw new ApiError(400, { message: `Session not found: '${body.session_id}'.` });
+  session.revoked = true;
+  return { status: 200, body: undefined };
 }
 
 export async function createPasswordReset(ctx: ApiContext, req: ApiRequest): Promise<ApiResult> {

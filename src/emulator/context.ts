@@ -1,4 +1,4 @@
-import type { EmailTakenMode, SignInSteps } from './options.js';
+import type { EmailTakenMode, MisreadHashType, SignInSteps } from './options.js';
 import type { PasswordPolicy } from './password-policy.js';
 import type { HashRanges } from './passwords.js';
 import type { EmulatorStore } from './store.js';
@@ -12,9 +12,12 @@ export interface ApiContext {
     passwordHashRanges: HashRanges;
     requireEmailVerification: boolean;
     signInSteps: SignInSteps;
+    misreadHashTypes: readonly MisreadHashType[];
     clientIds: readonly string[];
     apiKeys: readonly string[];
   };
+  /** Sessions issued by authenticate (by `sid`): revoked ones are kept as revoked. */
+  sessions: Map<string, { userId: string; revoked: boolean }>;
   /** Milliseconds until the per-email limit lets this email through again; 0 = allowed now. */
   authenticateWait(email: string): number;
   passwordResetWait(email: string): number;

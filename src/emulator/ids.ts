@@ -14,7 +14,8 @@ export function newId(
     | 'auth_factor'
     | 'org'
     | 'conn'
-    | 'radar_challenge',
+    | 'radar_challenge'
+    | 'session',
 ): string {
   return `${prefix}_${nextUlid()}`;
 }

@@ -31,6 +31,18 @@ export const SIGN_IN_STEPS: readonly SignInStep[] = [
  */
 export type SignInSteps = Record<string, SignInStep>;
 
+/** An imported hash type (`password_hash_type`) the emulator can be told to misread. */
+export type MisreadHashType = 'bcrypt' | 'firebase-scrypt' | 'ssha' | 'scrypt' | 'pbkdf2' | 'argon2';
+
+export const MISREAD_HASH_TYPES: readonly MisreadHashType[] = Object.freeze([
+  'bcrypt',
+  'firebase-scrypt',
+  'ssha',
+  'scrypt',
+  'pbkdf2',
+  'argon2',
+]);
+
 /** A token bucket: `limit` requests per `windowMs`, refilled continuously. */
 export interface RateLimitRule {
   limit: number;
@@ -151,6 +163,13 @@ export interface EmulatorOptions {
   requireEmailVerification?: boolean;
   /** Sign-in steps to answer per user, email or email domain. Default none. */
   signInSteps?: SignInSteps;
+  /**
+   * Imported hash types to read differently at sign-in (the import is stored and answered as usual):
+   * salted types read the salt as its base64 text instead of the decoded bytes, bcrypt reads the
+   * cost one higher. A correct password then answers `invalid_credentials`, as it would at a WorkOS
+   * that read the format differently. Passwords set as plaintext are never misread. Default none.
+   */
+  misreadHashTypes?: MisreadHashType[];
   /** When false, no `user.*` events are recorded (for memory-bound benchmarks). Default true. */
   events?: boolean;
   /** Keep state in this file across restarts (written with mode 0600: it holds password hashes). */

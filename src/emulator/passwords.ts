@@ -8,16 +8,12 @@ import { createCipheriv, createHash, pbkdf2, randomBytes, scrypt, timingSafeEqua
 import { type Algorithm, hashRaw, type Version } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 
-export type WorkosHashType = 'bcrypt' | 'firebase-scrypt' | 'ssha' | 'scrypt' | 'pbkdf2' | 'argon2';
+import { MISREAD_HASH_TYPES, type MisreadHashType } from './options.js';
 
-export const WORKOS_HASH_TYPES: readonly WorkosHashType[] = Object.freeze([
-  'bcrypt',
-  'firebase-scrypt',
-  'ssha',
-  'scrypt',
-  'pbkdf2',
-  'argon2',
-]);
+/** The six `password_hash_type` values WorkOS imports (listed in options.ts, which loads no dependency). */
+export type WorkosHashType = MisreadHashType;
+
+export const WORKOS_HASH_TYPES: readonly WorkosHashType[] = MISREAD_HASH_TYPES;
 
 /**
  * 'native' = a password set in plaintext through the API, stored by the emulator itself (a PHC scrypt
@@ -121,8 +117,15 @@ export async function hashNativePassword(password: string): Promise<StoredPasswo
   return { type: 'native', hash: `$scrypt$v=1$n=${n},r=${r},p=${p},kl=${keyBytes}$${b64(salt)}$${b64(key)}` };
 }
 
-/** Constant-time comparison of derived bytes; false (never throws) on any malformed stored value. */
-export async function verifyPassword(stored: StoredPassword, password: string): Promise<boolean> {
+/**
+ * Constant-time comparison of derived bytes; false (never throws) on any malformed stored value.
+ * `misread` lists imported types to read as a different encoding (see `misreadHashTypes`).
+ */
+export async function verifyPassword(
+  stored: StoredPassword,
+  password: string,
+  misread: readonly string[] = [],
+): Promise<boolean> {
   try {
     if (typeof password !== 'string' || stored === null || typeof stored !== 'object') return false;
     // Native passwords are stored as PHC scrypt strings, so they reuse that reader.
@@ -130,7 +133,10 @@ export async function verifyPassword(stored: StoredPassword, password: string): 
     if (!isWorkosHashType(type)) return false;
     const parsed = parse(type, stored.hash);
     if (typeof parsed === 'string') return false;
-    return await verifyParsed(parsed, password);
+    return await verifyParsed(
+      stored.type !== 'native' && misread.includes(type) ? misreadOf(parsed) : parsed,
+      password,
+    );
   } catch {
     return false;
   }
@@ -400,6 +406,24 @@ function b64(bytes: Uint8Array): string {
 
 // ---------------------------------------------------------------------------------------------------
 // Verifiers
+
+/**
+ * The same hash read as a different encoding: a salt taken as its base64 text rather than the decoded
+ * bytes (a common importer mistake), bcrypt's cost read one higher.
+ */
+function misreadOf(parsed: Parsed): Parsed {
+  if (parsed.kind === 'bcrypt') {
+    return {
+      kind: 'bcrypt',
+      hash: parsed.hash.replace(
+        /^(\$2[aby]\$)(\d\d)/,
+        (_, prefix: string, cost: string) =>
+          `${prefix}${String(Math.min(Number(cost) + 1, 31)).padStart(2, '0')}`,
+      ),
+    };
+  }
+  return { ...parsed, salt: Buffer.from(b64(parsed.salt), 'utf8') };
+}
 
 async function verifyParsed(parsed: Parsed, password: string): Promise<boolean> {
   switch (parsed.kind) {

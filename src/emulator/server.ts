@@ -47,6 +47,7 @@ const ROUTES: Route[] = [
   route('POST', '/user_management/password_reset/confirm', auth.confirmPasswordReset, 'writes'),
   route('POST', '/user_management/password_reset', auth.createPasswordReset, 'writes'),
   route('POST', '/user_management/authenticate', auth.authenticate, null),
+  route('POST', '/user_management/sessions/revoke', auth.revokeSession, 'writes'),
   route('GET', '/events', events.listEvents, 'reads'),
 ];
 
@@ -127,6 +128,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
   const ctx: ApiContext = {
     store,
     settings,
+    sessions: new Map(),
     authenticateWait: (email) => currentBuckets().authenticate?.take(email) ?? 0,
     passwordResetWait: (email) => currentBuckets().passwordReset?.take(email) ?? 0,
   };

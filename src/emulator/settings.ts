@@ -2,13 +2,14 @@ import type {
   EmailTakenMode,
   EmulatorOptions,
   FaultOptions,
+  MisreadHashType,
   PasswordHashRangesOptions,
   RateLimitOptions,
   RateLimitRule,
   ScriptedFault,
   SignInSteps,
 } from './options.js';
-import { SIGN_IN_STEPS } from './options.js';
+import { MISREAD_HASH_TYPES, SIGN_IN_STEPS } from './options.js';
 import { type PasswordPolicy, resolvePasswordPolicy } from './password-policy.js';
 import { DOCUMENTED_HASH_RANGES, type HashRanges } from './passwords.js';
 import type { EmulatorRuntimeSettings } from './types.js';
@@ -54,6 +55,23 @@ export function checkSignInSteps(steps: SignInSteps | undefined): SignInSteps {
     checked[trimmed.startsWith('user_') ? trimmed : trimmed.replace(/^@/, '').toLowerCase()] = step;
   }
   return checked;
+}
+
+/** Checks each type against WorkOS's imported hash types. */
+export function checkMisreadHashTypes(types: MisreadHashType[] | undefined): MisreadHashType[] {
+  if (types === undefined) return [];
+  if (!Array.isArray(types)) {
+    throw new EmulatorOptionError('misreadHashTypes', `must be a list of ${MISREAD_HASH_TYPES.join(', ')}`);
+  }
+  for (const type of types) {
+    if (!MISREAD_HASH_TYPES.includes(type)) {
+      throw new EmulatorOptionError(
+        'misreadHashTypes',
+        `must list only ${MISREAD_HASH_TYPES.join(', ')} (got ${String(type)})`,
+      );
+    }
+  }
+  return [...new Set(types)];
 }
 
 function checkRange(value: unknown, name: string): { min: number; max: number } {
@@ -262,6 +280,7 @@ export interface ResolvedSettings {
   passwordHashRanges: HashRanges;
   requireEmailVerification: boolean;
   signInSteps: SignInSteps;
+  misreadHashTypes: MisreadHashType[];
   events: boolean;
 }
 
@@ -289,6 +308,7 @@ export function resolveOptions(options: EmulatorOptions, defaults: { apiKey: str
     // WorkOS environments require verified emails unless turned off.
     requireEmailVerification: options.requireEmailVerification ?? true,
     signInSteps: checkSignInSteps(options.signInSteps),
+    misreadHashTypes: checkMisreadHashTypes(options.misreadHashTypes),
     events: options.events ?? true,
   };
   return settings;
@@ -312,6 +332,10 @@ export function applyRuntimeSettings(settings: ResolvedSettings, change: Emulato
     requireEmailVerification: change.requireEmailVerification ?? settings.requireEmailVerification,
     signInSteps:
       change.signInSteps === undefined ? settings.signInSteps : checkSignInSteps(change.signInSteps),
+    misreadHashTypes:
+      change.misreadHashTypes === undefined
+        ? settings.misreadHashTypes
+        : checkMisreadHashTypes(change.misreadHashTypes),
   };
   Object.assign(settings, next);
 }

@@ -1,6 +1,7 @@
 import type {
   EmailTakenMode,
   FaultOptions,
+  MisreadHashType,
   PasswordHashRangesOptions,
   PasswordPolicyOptions,
   RateLimitOptions,
@@ -75,6 +76,8 @@ export interface EmulatorRuntimeSettings {
   signInSteps?: SignInSteps;
   /** Laid over the documented ranges; `{}` restores them. */
   passwordHashRanges?: PasswordHashRangesOptions;
+  /** Replaces the list of imported hash types read differently at sign-in; `[]` clears it. */
+  misreadHashTypes?: MisreadHashType[];
 }
 
 export interface EmulatorControl {

@@ -5,24 +5,27 @@ import { query } from '../core/db.js';
 
 import { quoteIdent } from '../core/mapping.js';
 import { createFlags, type Flags, type FreezeState, type RolloutState } from '../flags/flags.js';
+import { type CutoverDecision, decideCutover } from '../signin/cutover.js';
+import { type LoginInput, type LoginResult, login } from '../signin/login.js';
+import { ShadowChecker, type ShadowCounters } from '../signin/shadow.js';
 import { createWorkosClient } from '../workos/client.js';
 import { enqueueBackfill } from './backfill.js';
-import { type CutoverDecision, decideCutover } from './cutover.js';
 import type { MirrorLag } from './lag.js';
 import { idColumnType, idEquals } from './local-user.js';
-import { type LoginInput, type LoginResult, login } from './login.js';
 import { rolloutPreviewer } from './rollout-preview.js';
 import { type DeadLetterPage, type MigrationStatus, readDeadLetters, readStatus } from './status.js';
 import { callTimeoutMs, Worker, type WorkerCounters } from './worker.js';
 
-export type { CutoverDecision, LegacyReason } from './cutover.js';
-export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from './login.js';
-export type { DeadLetter, DeadLetterPage, MigrationStatus } from './status.js';
+export type { CutoverDecision, LegacyReason } from '../signin/cutover.js';
+export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from '../signin/login.js';
+export type { DeadLetter, DeadLetterPage, FormatEvidence, MigrationStatus } from './status.js';
 
 /** `status()` plus the flags as this process sees them. */
 export interface MigrationStatusWithFlags extends MigrationStatus {
   freeze: FreezeState;
   rollout: RolloutState;
+  /** This process's shadow checker (null when `shadow: false`): checks waiting, and what it did. */
+  shadow: (ShadowCounters & { queued: number }) | null;
 }
 
 export interface SyncResult {
@@ -65,7 +68,7 @@ export interface WorkosMigrate {
   login(input: LoginInput): Promise<LoginResult>;
   /** Starts the flags and, unless `worker: false`, the worker. */
   start(options?: { worker?: boolean }): Promise<void>;
-  /** Stops the worker and the flags (Unleash client, refresh timer). */
+  /** Stops the shadow checks (dropping waiting ones), the worker and the flags (Unleash client, refresh timer). */
   close(): Promise<void>;
   /** Requeues dead letters (optionally of one reason, or one user) after their cause is fixed. */
   retryDead(filter?: string | { reason?: string; userId?: string | number }): Promise<number>;
@@ -91,6 +94,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     timeoutMs,
   });
   const worker = new Worker(config, workos);
+  const shadow = config.shadow ? new ShadowChecker(config, workos, config.shadow) : null;
   const flags = createFlags(config);
   const { db, users } = config;
   const signIns = new Map<string, number>();
@@ -144,7 +148,12 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     enqueueBackfill: (options) => enqueueBackfill(db, users, options),
     async status() {
       await flags.start();
-      return { ...(await readStatus(db, users)), freeze: flags.freeze(), rollout: flags.rollout() };
+      return {
+        ...(await readStatus(db, users, config.cutover.requireProvenFormats)),
+        freeze: flags.freeze(),
+        rollout: flags.rollout(),
+        shadow: shadow ? { queued: shadow.queued, ...shadow.counters } : null,
+      };
     },
     flags,
     async cutover(user) {
@@ -157,7 +166,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     },
     async login(input) {
       await flags.start();
-      const result = await login(config, flags, workos, input);
+      const result = await login(config, flags, workos, input, shadow);
       const key = `${result.side}|${result.reason}|${result.ok ? 'ok' : 'refused'}`;
       signIns.set(key, (signIns.get(key) ?? 0) + 1);
       return result;
@@ -167,6 +176,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
       if (options.worker !== false) await worker.start();
     },
     async close() {
+      await shadow?.close();
       await worker.stop();
       await flags.close();
     },

@@ -62,6 +62,12 @@ export interface SyncStateRow {
   passwordState: PasswordState;
   passwordReason: string | null;
   resetSentAt: string | null;
+  /** The `updated_at` WorkOS answered at our last write (healing needs it unchanged). */
+  workosUpdatedAt?: string | null;
+  /** Source format id (workos-migrate/hashes) of the hash WorkOS holds as an import, else null. */
+  hashFormat?: string | null;
+  /** When this user's password was last seen to work at WorkOS; cleared when a new hash is sent. */
+  passwordVerifiedAt?: string | null;
 }
 
 /** What one pass over a row ended in; the worker turns it into SQL. */
@@ -96,6 +102,8 @@ class Wait extends Error {
 
 interface Conversion {
   hash?: { passwordHash: string; passwordHashType: string };
+  /** The source format id of `hash`. */
+  format?: string;
   state: PasswordState;
   reason: string | null;
 }
@@ -310,6 +318,7 @@ export class Reconciler {
     if (result.ok) {
       return {
         hash: { passwordHash: result.passwordHash, passwordHashType: result.passwordHashType },
+        format: result.format,
         state: 'synced',
         reason: null,
       };
@@ -547,6 +556,8 @@ export class Reconciler {
       passwordState: password.state,
       passwordReason: unsyncedReason(password.state, password.reason),
       resetSentAt: state?.resetSentAt ?? null,
+      workosUpdatedAt: returned ? returned.updatedAt : (state?.workosUpdatedAt ?? null),
+      ...importedHashFacts(password, conversion, state),
     };
     await this.sendResetIfDue(next);
     return { next, passwordSent: password.hash !== undefined || password.revoke, writes };
@@ -673,6 +684,9 @@ export class Reconciler {
       passwordState,
       passwordReason: unsyncedReason(passwordState, local.disabled ? DISABLED_REASON : conversion.reason),
       resetSentAt: null,
+      workosUpdatedAt: created.updatedAt,
+      hashFormat: hash ? (conversion.format ?? null) : null,
+      passwordVerifiedAt: null,
     };
     await this.sendResetIfDue(next);
     return { next, passwordSent: hash !== undefined, writes };
@@ -771,6 +785,20 @@ function passwordPlan(
   };
 }
 
+/**
+ * Which imported hash WorkOS holds after this pass: the one sent now (not yet verified), the earlier
+ * one while the password stays `synced` and unsent, else none.
+ */
+function importedHashFacts(
+  password: PasswordPlan,
+  conversion: Conversion,
+  state: SyncStateRow | null,
+): Pick<SyncStateRow, 'hashFormat' | 'passwordVerifiedAt'> {
+  if (password.hash) return { hashFormat: conversion.format ?? null, passwordVerifiedAt: null };
+  if (password.revoke || password.state !== 'synced') return { hashFormat: null, passwordVerifiedAt: null };
+  return { hashFormat: state?.hashFormat ?? null, passwordVerifiedAt: state?.passwordVerifiedAt ?? null };
+}
+
 /** The fields of `sent` that `returned` does not show (emails compared normalised). */
 function ignoredFields(sent: Record<string, unknown>, returned: User): string[] {
   const ignored: string[] = [];
@@ -819,7 +847,9 @@ function leaseHeld(row: ClaimedRow): SQL {
 const SYNC_STATE_COLUMNS =
   sql.raw(`user_id AS "userId", workos_user_id AS "workosUserId", email, first_name AS "firstName",
           last_name AS "lastName", email_verified AS "emailVerified", metadata, password_state AS "passwordState",
-          password_reason AS "passwordReason", reset_sent_at::text AS "resetSentAt"`);
+          password_reason AS "passwordReason", reset_sent_at::text AS "resetSentAt",
+          workos_updated_at AS "workosUpdatedAt", hash_format AS "hashFormat",
+          password_verified_at::text AS "passwordVerifiedAt"`);
 
 export async function loadSyncState(db: DrizzleTransaction, userId: string): Promise<SyncStateRow | null> {
   const rows = await query<SyncStateRow>(
@@ -858,17 +888,22 @@ function sentByThisRow(row: ClaimedRow, remote: User): boolean {
  */
 function upsertSyncStateSql(next: SyncStateRow, environment: string): SQL {
   return sql`INSERT INTO workos_migrate.sync_state (user_id, workos_user_id, email, first_name, last_name, email_verified,
-          metadata, password_state, password_reason, reset_sent_at, environment, synced_at)
+          metadata, password_state, password_reason, reset_sent_at, environment, synced_at,
+          workos_updated_at, hash_format, password_verified_at)
         SELECT ${next.userId}::text, ${next.workosUserId}::text, ${next.email}::text, ${next.firstName}::text,
           ${next.lastName}::text, ${next.emailVerified}::boolean, ${JSON.stringify(next.metadata)}::jsonb,
           ${next.passwordState}::text, ${next.passwordReason}::text, ${next.resetSentAt}::timestamptz,
-          ${environment}::text, now()
+          ${environment}::text, now(),
+          ${next.workosUpdatedAt ?? null}::text, ${next.hashFormat ?? null}::text,
+          ${next.passwordVerifiedAt ?? null}::timestamptz
         FROM held
         ON CONFLICT (user_id) DO UPDATE SET workos_user_id = EXCLUDED.workos_user_id, email = EXCLUDED.email,
           first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, email_verified = EXCLUDED.email_verified,
           metadata = EXCLUDED.metadata, password_state = EXCLUDED.password_state,
           password_reason = EXCLUDED.password_reason, reset_sent_at = EXCLUDED.reset_sent_at,
-          environment = EXCLUDED.environment, synced_at = now()`;
+          environment = EXCLUDED.environment, synced_at = now(),
+          workos_updated_at = EXCLUDED.workos_updated_at, hash_format = EXCLUDED.hash_format,
+          password_verified_at = EXCLUDED.password_verified_at`;
 }
 
 /** Writes the WorkOS id back to the app's row (under the lease, as above). Touches only workos_user_id, which the trigger ignores. */

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import type { ResolvedConfig } from '../core/config.js';
 import { type DrizzleDatabase, query } from '../core/db.js';
 import { quoteIdent, type UsersMapping } from '../core/mapping.js';
 import { currentLeader } from './leader.js';
@@ -14,9 +15,88 @@ export interface MigrationStatus {
   leader: { holder: string; expiresAt: string } | null;
   deletesAwaitingConfirmation: number;
   lastTruncateAt: string | null;
+  /** Per source hash format (a `workos-migrate/hashes` id): shadow evidence and the cutover verdict. */
+  formats: FormatEvidence[];
 }
 
-export async function readStatus(db: DrizzleDatabase, mapping: UsersMapping): Promise<MigrationStatus> {
+/** What is known about how WorkOS reads one source hash format. */
+export interface FormatEvidence {
+  format: string;
+  /** Users whose imported hash WorkOS holds in this format. */
+  users: number;
+  /** Shadow checks and healed sign-ins: matched + mismatched + other. */
+  shadowChecked: number;
+  matched: number;
+  /** WorkOS refused a password the legacy check accepted (healed ones included). */
+  mismatched: number;
+  /** Checks that proved nothing (rate limited, a sign-in step, unreachable, changed in WorkOS). */
+  other: number;
+  healed: number;
+  firstSeenAt: string | null;
+  lastSeenAt: string | null;
+  /** `cutover.requireProvenFormats` lets this format's users go to WorkOS. */
+  ready: boolean;
+  /** "ready", "needs 12 more", "blocked: 7 of 212 mismatched", or "not gated" when the gate is off. */
+  verdict: string;
+}
+
+/** The `cutover.requireProvenFormats` verdict on a format's shadow evidence. */
+export function formatVerdict(
+  counts: { matched: number; mismatched: number },
+  rule: ResolvedConfig['cutover']['requireProvenFormats'],
+): { ready: boolean; verdict: string } {
+  if (rule === false) return { ready: true, verdict: 'not gated' };
+  const decided = counts.matched + counts.mismatched;
+  if (counts.mismatched > 0 && counts.mismatched / decided > rule.maxMismatchRate)
+    return { ready: false, verdict: `blocked: ${counts.mismatched} of ${decided} mismatched` };
+  if (counts.matched < rule.minMatches)
+    return { ready: false, verdict: `needs ${rule.minMatches - counts.matched} more` };
+  return { ready: true, verdict: 'ready' };
+}
+
+async function readFormats(
+  db: DrizzleDatabase,
+  rule: ResolvedConfig['cutover']['requireProvenFormats'],
+): Promise<FormatEvidence[]> {
+  const rows = await query<{
+    format: string;
+    users: number;
+    matched: number;
+    mismatched: number;
+    other: number;
+    healed: number;
+    first_seen_at: string | null;
+    last_seen_at: string | null;
+  }>(
+    db,
+    sql`SELECT coalesce(u.format, f.format) AS format, coalesce(u.n, 0)::int AS users,
+          coalesce(f.matched, 0)::int AS matched, coalesce(f.mismatched, 0)::int AS mismatched,
+          coalesce(f.other, 0)::int AS other, coalesce(f.healed, 0)::int AS healed,
+          f.first_seen_at::text AS first_seen_at, f.last_seen_at::text AS last_seen_at
+        FROM (SELECT hash_format AS format, count(*) AS n FROM workos_migrate.sync_state
+              WHERE hash_format IS NOT NULL GROUP BY 1) u
+        FULL JOIN workos_migrate.format_checks f ON f.format = u.format
+        ORDER BY 1`,
+  );
+  return rows.map((row) => ({
+    format: row.format,
+    users: row.users,
+    shadowChecked: row.matched + row.mismatched + row.other,
+    matched: row.matched,
+    mismatched: row.mismatched,
+    other: row.other,
+    healed: row.healed,
+    firstSeenAt: row.first_seen_at,
+    lastSeenAt: row.last_seen_at,
+    ...formatVerdict(row, rule),
+  }));
+}
+
+export async function readStatus(
+  db: DrizzleDatabase,
+  mapping: UsersMapping,
+  provenFormats: ResolvedConfig['cutover']['requireProvenFormats'],
+): Promise<MigrationStatus> {
   const [counts] = await query<{
     users: number;
     synced: number;
@@ -54,6 +134,7 @@ export async function readStatus(db: DrizzleDatabase, mapping: UsersMapping): Pr
     leader: await currentLeader(db),
     deletesAwaitingConfirmation: counts?.held ?? 0,
     lastTruncateAt: counts?.truncated ?? null,
+    formats: await readFormats(db, provenFormats),
   };
 }
 

@@ -237,6 +237,9 @@ export function engineConfig(
     users: mapping,
     workos: { apiKey: emulator.apiKey, clientId: emulator.clientId, apiUrl: emulator.url },
     externalIdPrefix: 'app_',
+    // Tests of other capabilities route synced users without first proving their hash format by
+    // shadow checks (default on; test/shadow.test.ts covers the gate).
+    cutover: { requireProvenFormats: false },
     ...overrides,
     worker: {
       pollMs: 20,

@@ -1,15 +1,21 @@
 // `npm run rehearse`: the whole migration, scripted, on embedded defaults and the emulator with
-// latency and faults. Seed, dry run, import under live traffic, freeze on/off, ramp 0 -> 10 -> 50 ->
-// 100 with logins at each step, verify. Ends with a report; exits 1 when verification fails.
+// latency and faults. Seed, dry run, import under live traffic, freeze on/off, a shadow phase (legacy
+// decides, WorkOS is tried in the background, per hash format), ramp 0 -> 10 -> 50 -> 100 with logins
+// at each step, verify. Ends with a report; exits 1 when verification fails.
+// `--misread-hash-type bcrypt` (or REHEARSE_MISREAD_HASH_TYPE) has the emulator read one imported
+// type differently: the shadow phase blocks that format, and sign-ins routed to WorkOS heal it.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkOS } from '@workos-inc/node';
 import { sql } from 'drizzle-orm';
+import { createWorkosMigrate, type FormatEvidence } from 'workos-migrate';
 import { install } from 'workos-migrate/drizzle';
+import type { MisreadHashType } from 'workos-migrate/emulator';
 import { analyze } from 'workos-migrate/hashes';
 import { buildApp } from './app.js';
 import { EXTERNAL_ID_PREFIX, usersMapping } from './config.js';
+import { verifyPassword } from './passwords.js';
 import { connectWorkos, migrationOptions, openDatabase } from './runtime.js';
 import { USERS_DDL, users } from './schema.js';
 import { seededEmail, seededKind, seededPassword, seedUsers } from './seed.js';
@@ -26,6 +32,17 @@ const list = (map: Record<string, number>) =>
     .map(([key, n]) => `${key} ${n}`)
     .join(', ') || 'none';
 
+const misreadFlag = process.argv.indexOf('--misread-hash-type');
+const MISREAD = (misreadFlag >= 0 ? process.argv[misreadFlag + 1] : process.env.REHEARSE_MISREAD_HASH_TYPE) as
+  | MisreadHashType
+  | undefined;
+/** One line per source hash format, as `workos-migrate status` prints it. */
+const formatLines = (formats: readonly FormatEvidence[]) =>
+  formats.map(
+    (f) =>
+      `   ${f.format.padEnd(12)} users ${f.users}, shadow-checked ${f.shadowChecked}, matched ${f.matched}, mismatched ${f.mismatched}, healed ${f.healed}: ${f.verdict}`,
+  );
+
 const dataDir = mkdtempSync(join(tmpdir(), 'workos-migrate-rehearsal-'));
 const workos = await connectWorkos({
   emulatorWritesPerSecond: 250,
@@ -34,6 +51,12 @@ const workos = await connectWorkos({
 say(
   `WorkOS: ${workos.description}${workos.emulator ? ', with 20-80 ms latency and 2% errors, 1% drops, 1% 429s' : ''}`,
 );
+if (MISREAD) {
+  if (!workos.emulator)
+    throw new Error('--misread-hash-type needs the local emulator (unset WORKOS_API_KEY)');
+  workos.emulator.control.configure({ misreadHashTypes: [MISREAD] });
+  say(`WorkOS emulator reads imported ${MISREAD} hashes differently (--misread-hash-type ${MISREAD})`);
+}
 const database = await openDatabase(join(dataDir, 'pglite'));
 say(`Database: ${database.description}`);
 const { db } = database;
@@ -71,7 +94,11 @@ const adminToken = 'rehearsal-admin-token-0123456789';
 const app = await buildApp({
   db,
   adminToken,
-  migration: migrationOptions(workos, { leaseMs: 6_000 }),
+  migration: {
+    ...migrationOptions(workos, { leaseMs: 6_000 }),
+    // The emulator takes shadow checks faster than the default 2 per second real WorkOS gets.
+    ...(workos.emulator ? { shadow: { ratePerSecond: 50, queueSize: 500 } } : {}),
+  },
 });
 const url = await app.listen({ port: 0, host: '127.0.0.1' });
 const call = async (method: string, path: string, body?: unknown, token?: string) => {
@@ -192,6 +219,24 @@ const unverified = new Set(
     .filter((row) => !row.verified && row.email !== null)
     .map((row) => String(row.email)),
 );
+// Shadow phase: at 0% the legacy check decides each sample login and the same password is tried at
+// WorkOS in the background; the per-format table says which formats may be routed.
+await admin('/rollout', { percent: 0 });
+for (const n of sample) {
+  const answer = await call('POST', '/login', { email: emailOf(n), password: passwordOf(n) });
+  if (answer.status !== 200)
+    loginFailures.push(`${emailOf(n)} in the shadow phase: ${String(answer.body.reason)}`);
+}
+const shadowStart = Date.now();
+for (;;) {
+  const shadow = (await app.workosMigrate.status()).shadow;
+  if (!shadow || shadow.queued === 0 || Date.now() - shadowStart > 120_000) break;
+  await sleep(200);
+}
+await sleep(500); // the last check in flight
+const shadowFormats = (await app.workosMigrate.status()).formats;
+say(`5. Shadow phase: ${sample.length} legacy logins checked at WorkOS in the background; per hash format:`);
+for (const line of formatLines(shadowFormats)) say(line);
 for (const percent of [0, 10, 50, 100]) {
   await admin('/rollout', { percent });
   for (const n of sample) {
@@ -223,9 +268,38 @@ const movedBack = [...sides.values()].filter((seq) =>
 const failedLogins = Object.entries(logins)
   .filter(([key]) => key.includes('failed'))
   .reduce((sum, [, n]) => sum + n, 0);
-say(`5. Ramp: ${list(logins)}`);
+say(`6. Ramp: ${list(logins)}`);
 
-// 6. Verify: every local user in WorkOS with equal fields, nothing extra (read back through the SDK).
+// With a misread format: its users stayed on legacy (format-unproven). An operator who routes them
+// anyway (gate off) has each sign-in heal the import; nobody may be locked out.
+let healedLogins = 0;
+if (MISREAD) {
+  const ungated = createWorkosMigrate({
+    ...migrationOptions(workos),
+    worker: {},
+    db,
+    cutover: { requireProvenFormats: false },
+    shadow: false,
+  });
+  await ungated.start({ worker: false });
+  const healing: Record<string, number> = {};
+  for (const n of sample) {
+    const result = await ungated.login({
+      email: emailOf(n),
+      password: passwordOf(n),
+      verifyLegacy: ({ password: given, passwordHash }) => verifyPassword(given, passwordHash),
+    });
+    const expectedStep = result.reason === 'email-verification-required' && unverified.has(emailOf(n));
+    if (!result.ok && !expectedStep) loginFailures.push(`${emailOf(n)} with the gate off: ${result.reason}`);
+    if (result.ok && result.healed) healedLogins += 1;
+    tally(healing, result.ok ? `${result.side} ok${result.healed ? ' (healed)' : ''}` : `${result.reason}`);
+  }
+  await ungated.close();
+  say(`7. Gate off, every sample user signs in once: ${list(healing)}`);
+  for (const line of formatLines((await app.workosMigrate.status()).formats)) say(line);
+}
+
+// 8. Verify: every local user in WorkOS with equal fields, nothing extra (read back through the SDK).
 const client = new WorkOS(workos.apiKey, {
   ...(workos.apiUrl
     ? {
@@ -280,7 +354,16 @@ for (const externalId of remote.keys())
   if (!localIds.has(externalId)) problems.push(`WorkOS user ${externalId} has no local user`);
 if (!freezeOk) problems.push('the freeze did not answer 503 then accept');
 if (movedBack > 0) problems.push(`${movedBack} users moved back to legacy while the rollout rose`);
-if (failedLogins > 0) problems.push(`${failedLogins} logins failed: ${loginFailures.slice(0, 5).join('; ')}`);
+if (failedLogins > 0 || loginFailures.length > 0)
+  problems.push(`${loginFailures.length} logins failed: ${loginFailures.slice(0, 5).join('; ')}`);
+if (MISREAD) {
+  const misread = (await app.workosMigrate.status()).formats.filter((f) => f.mismatched > 0);
+  if (misread.length === 0) problems.push(`the shadow phase found no mismatch with ${MISREAD} misread`);
+  // Every affected user who signed in (verified email: the others stop at WorkOS's verification step
+  // before the second sign-in) was healed.
+  const healedCount = misread.reduce((total, f) => total + f.healed, 0);
+  if (healedCount === 0 || healedLogins === 0) problems.push('no affected user was healed at sign-in');
+}
 const expectedDead = 3;
 const deadCount = Object.values(deadRows.dead).reduce((a, b) => a + b, 0);
 if (deadCount !== expectedDead) {
@@ -300,7 +383,7 @@ if (deadCount !== expectedDead) {
   );
 }
 
-// 7. Report.
+// 9. Report.
 const byFormat: Record<string, number> = {};
 for (let n = 1; n <= USERS; n++) if (!deleted.has(n)) tally(byFormat, seededKind(n));
 const counters = workos.emulator?.control.counters();
@@ -315,6 +398,8 @@ say(
   `  import:           ${importSeconds.toFixed(1)} s under live traffic; oldest pending change now ${deadRows.oldestPendingSeconds === null ? 'none' : `${deadRows.oldestPendingSeconds.toFixed(1)} s`}`,
 );
 say(`  logins:           ${list(logins)}; moved back to legacy while ramping: ${movedBack}`);
+say('  hash formats:');
+for (const line of formatLines((await app.workosMigrate.status()).formats)) say(`  ${line}`);
 if (counters)
   say(
     `  WorkOS requests:  ${counters.total}, 429 answers ${counters.rateLimited}, injected faults: ${list(counters.faults)}`,

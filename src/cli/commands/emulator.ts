@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { EmulatorOptions, RunningEmulator } from '../../emulator/index.js';
-import { SIGN_IN_STEPS } from '../../emulator/options.js';
+import { MISREAD_HASH_TYPES, SIGN_IN_STEPS } from '../../emulator/options.js';
 import {
   addCommand,
   type CliCommand,
@@ -64,6 +64,11 @@ export const emulatorCommand: CliCommand = {
       .option(
         '--sign-in-step <key=step>',
         `answer a sign-in step for a user id, email or domain; repeatable (${SIGN_IN_STEPS.join(' | ')})`,
+        collect,
+      )
+      .option(
+        '--misread-hash-type <type>',
+        `read imported hashes of this type differently at sign-in, so correct passwords fail; repeatable (${MISREAD_HASH_TYPES.join(' | ')})`,
         collect,
       )
       .option('--no-events', 'do not record user.* events (for memory-bound benchmarks)')

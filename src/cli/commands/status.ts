@@ -1,5 +1,10 @@
 import { maskEmail } from '../../admin/auth.js';
-import { createWorkosMigrate, type DeadLetterPage, type MigrationStatusWithFlags } from '../../sync/index.js';
+import {
+  createWorkosMigrate,
+  type DeadLetterPage,
+  type FormatEvidence,
+  type MigrationStatusWithFlags,
+} from '../../sync/index.js';
 import { type CliCommand, EXIT_FAILED, EXIT_OK, jsonLine, UsageError } from '../conventions.js';
 import { addEngineCommand, type EngineFlags, requireSchema, withSetup } from '../engine.js';
 import { byReason, count, duration, percent, sum, table } from '../format.js';
@@ -44,7 +49,34 @@ export function formatStatus(status: MigrationStatusWithFlags): string {
   ];
   let text = table(rows);
   if (dead > 0) text += 'Fix the causes, then `workos-migrate retry [--reason R]`.\n';
+  // An older app answering --app-url may not send formats.
+  if (status.formats?.length) text += `\nHash formats (shadow checks)\n${formatsTable(status.formats)}`;
   return text;
+}
+
+/** One line per source hash format: users, shadow-checked, matched, mismatched, healed, verdict. */
+export function formatsTable(formats: readonly FormatEvidence[]): string {
+  const header = ['format', 'users', 'shadow-checked', 'matched', 'mismatched', 'healed', 'verdict'];
+  const lines = formats.map((f) => [
+    f.format,
+    count(f.users),
+    count(f.shadowChecked),
+    count(f.matched),
+    count(f.mismatched),
+    count(f.healed),
+    f.verdict,
+  ]);
+  const widths = header.map((title, i) =>
+    Math.max(title.length, ...lines.map((line) => line[i]?.length ?? 0)),
+  );
+  const render = (cells: string[]) =>
+    `  ${cells
+      .map((cell, i) =>
+        i === 0 || i === cells.length - 1 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0),
+      )
+      .join('  ')
+      .trimEnd()}\n`;
+  return [header, ...lines].map(render).join('');
 }
 
 export const statusCommand: CliCommand = {
@@ -53,7 +85,7 @@ export const statusCommand: CliCommand = {
       addEngineCommand(
         program,
         'status',
-        'users, synced, pending live/backfill, dead letters by reason, password states, lag, leader',
+        'users, synced, pending live/backfill, dead letters by reason, password states, lag, leader, hash formats with their shadow evidence',
       ),
       'read it',
     )
