@@ -301,6 +301,10 @@ await runBench('backfill-throughput', args.timeout, async (h) => {
   const b = args['skip-unannounced'] ? null : await unannounced(h, pg, hash);
 
   const ratioA = a.rate / args.limit;
+  // At WorkOS's documented limit on worker defaults, issue 11.8's target; else the announced-limit one.
+  const defaults = args['worker-defaults'];
+  const [minRatio, max429] = defaults ? [0.95, 0.005] : [0.97, 0.01];
+  const ceiling = defaults ? 'default' : `${args.limit}/s`;
   const lines = [
     '# Backfill throughput',
     '',
@@ -308,8 +312,8 @@ await runBench('backfill-throughput', args.timeout, async (h) => {
     '',
     '| scenario | users | emulator limit | worker ceiling | duration s | writes/s | writes/s / limit | target | 429 answers | share 429 | target |',
     '|---|--:|--:|--:|--:|--:|--:|---|--:|--:|---|',
-    `| announced limit, whole run (worker start to last write) | ${fmtInt(a.n)} | ${args.limit}/s | ${args.limit}/s | ${fmt(a.seconds, 1)} | ${fmt(a.rate, 1)} | ${fmt(ratioA, 3)} | >= 0.97 ${pass(ratioA >= 0.97)} | ${fmtInt(a.rateLimited)} of ${fmtInt(a.requests)} | ${fmt(a.share429 * 100, 2)}% | < 1% ${pass(a.share429 < 0.01)} |`,
-    `| announced limit, steady state (10th to 90th percentile of writes) | ${fmtInt(a.n)} | ${args.limit}/s | ${args.limit}/s | | ${fmt(a.steady, 1)} | ${fmt(a.steady / args.limit, 3)} | | | | |`,
+    `| announced limit, whole run (worker start to last write) | ${fmtInt(a.n)} | ${args.limit}/s | ${ceiling} | ${fmt(a.seconds, 1)} | ${fmt(a.rate, 1)} | ${fmt(ratioA, 3)} | >= ${minRatio} ${pass(ratioA >= minRatio)} | ${fmtInt(a.rateLimited)} of ${fmtInt(a.requests)} | ${fmt(a.share429 * 100, 2)}% | < ${max429 * 100}% ${pass(a.share429 < max429)} |`,
+    `| announced limit, steady state (10th to 90th percentile of writes) | ${fmtInt(a.n)} | ${args.limit}/s | ${ceiling} | | ${fmt(a.steady, 1)} | ${fmt(a.steady / args.limit, 3)} | | | | |`,
   ];
   if (b) {
     const ratioB = b.rate / b.limit;
@@ -320,9 +324,12 @@ await runBench('backfill-throughput', args.timeout, async (h) => {
   }
   lines.push(
     '',
-    `Emulator: \`workos-migrate emulator --latency ${args.latency} --rate-limit-writes <limit>/1s\` in a child`,
-    `process (events on, reads limit at its default). Worker: \`createWorkosMigrate({ worker: { ratePerSecond: ${args.limit},`,
-    `concurrency: ${args.concurrency} } })\`, every other option at its default, in the benchmark process. Users have a`,
+    `Emulator: \`workos-migrate emulator --latency ${args.latency} --rate-limit-writes ${args.limit * args.window}/${args.window}s\` in a child`,
+    `process (events on, reads limit at its default). Worker: ${
+      defaults
+        ? '`createWorkosMigrate()` with every worker option at its default (`--worker-defaults`)'
+        : `\`createWorkosMigrate({ worker: { ratePerSecond: ${args.limit}, concurrency: ${args.concurrency} } })\`, every other option at its default`
+    }, in the benchmark process. Users have a`,
     `verified email, names, a bcrypt hash and one metadata field; they exist before \`install\`${args['text-id-index'] ? ' (with `--text-id-index`: plus an index on `users ((id::text))`)' : ''}, then`,
     '`enqueueBackfill()` queues them at backfill priority (each needs exactly one `POST /user_management/users`).',
     "Writes are counted from `sync_state.synced_at`; requests and 429s from the emulator's counters.",

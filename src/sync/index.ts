@@ -43,7 +43,7 @@ export interface WorkosMigrate {
     readonly leader: boolean;
     /** What this process's worker did since it was created (429s included), for progress displays. */
     readonly counters: Readonly<WorkerCounters>;
-    /** Writes per second the adaptive limiter allows now (at most `worker.ratePerSecond`). */
+    /** Writes per second the adaptive limiter allows now: 90% of `worker.ratePerSecond` at first, probed up to it, lowered on 429s. */
     readonly currentRate: number;
     /** Queue-to-confirmed lag of live changes synced by this process. */
     readonly mirrorLag: MirrorLag;

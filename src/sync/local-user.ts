@@ -173,3 +173,23 @@ function toLocalUser(mapping: UsersMapping, row: Record<string, unknown>): Local
     workosUserId: (row.workosUserId as string | null) ?? null,
   };
 }
+
+/**
+ * The app's current rows for several users in one statement, keyed by the ids asked for (absent: no
+ * such row). The ids are compared in the id column's own type, so the primary key serves each one.
+ */
+export async function loadLocalUsers(
+  db: DrizzleTransaction,
+  mapping: UsersMapping,
+  select: string,
+  userIds: readonly string[],
+): Promise<Map<string, LocalUser>> {
+  const type = await idColumnType(db, mapping);
+  const rows = await query<Record<string, unknown>>(
+    db,
+    sql`SELECT ids.id AS "claimedId", ${sql.raw(select)}
+        FROM jsonb_array_elements_text(${JSON.stringify(userIds)}::jsonb) AS ids(id)
+        JOIN ${sql.raw(mapping.users.qualified)} u ON u.${sql.raw(quoteIdent(mapping.columns.id))} = ids.id::${sql.raw(type)}`,
+  );
+  return new Map(rows.map((row) => [String(row.claimedId), toLocalUser(mapping, row)]));
+}

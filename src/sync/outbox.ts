@@ -88,17 +88,41 @@ export async function recordCreateIntent(
   row: ClaimedRow,
   intent: CreateIntent,
 ): Promise<boolean> {
-  const entry = JSON.stringify([intent]);
+  return (await recordCreateIntents(db, [{ row, intent }])).has(row);
+}
+
+/**
+ * `recordCreateIntent` for several rows in one statement, each under its own lease token; answers the
+ * rows whose lease was still held (their `sentCreates` now carry the intent).
+ */
+export async function recordCreateIntents(
+  db: DrizzleDatabase,
+  intents: readonly { row: ClaimedRow; intent: CreateIntent }[],
+): Promise<Set<ClaimedRow>> {
+  const entries = JSON.stringify(
+    intents.map(({ row, intent }) => ({ userId: row.userId, leaseToken: row.leaseToken, entry: [intent] })),
+  );
   const recorded = await query<{ user_id: string }>(
     db,
-    sql`UPDATE workos_migrate.outbox SET sent_creates = CASE WHEN sent_creates @> ${entry}::jsonb
-          THEN sent_creates ELSE sent_creates || ${entry}::jsonb END
-        WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} RETURNING user_id`,
+    sql`UPDATE workos_migrate.outbox o SET sent_creates = CASE WHEN o.sent_creates @> i.entry
+          THEN o.sent_creates ELSE o.sent_creates || i.entry END
+        FROM (SELECT x->>'userId' AS user_id, x->>'leaseToken' AS lease_token, x->'entry' AS entry
+              FROM jsonb_array_elements(${entries}::jsonb) x) i
+        WHERE o.user_id = i.user_id AND o.lease_token = i.lease_token RETURNING o.user_id`,
   );
-  if (recorded.length === 0) return false;
-  if (!row.sentCreates.some((sent) => sent.externalId === intent.externalId && sent.email === intent.email))
-    row.sentCreates.push(intent);
-  return true;
+  const held = new Set(recorded.map((r) => r.user_id));
+  const rows = new Set<ClaimedRow>();
+  for (const { row, intent } of intents) {
+    if (!held.has(row.userId)) continue;
+    rows.add(row);
+    if (!hasSentCreate(row, intent)) row.sentCreates.push(intent);
+  }
+  return rows;
+}
+
+/** Whether this create intent is already recorded for the row (in the database, under its lease). */
+export function hasSentCreate(row: ClaimedRow, intent: CreateIntent): boolean {
+  return row.sentCreates.some((sent) => sent.externalId === intent.externalId && sent.email === intent.email);
 }
 
 /**

@@ -9,13 +9,23 @@ import { quoteIdent } from '../core/mapping.js';
 import { checkLocalUser } from '../core/validate.js';
 import { toWorkOS, UNVERIFIABLE_CODES } from '../hashes/index.js';
 import { classifyWorkosError, WorkosCallError } from '../workos/client.js';
-import { idEquals, type LocalUser, loadLocalUser, localIdOf, localUserSelect } from './local-user.js';
+import {
+  idEquals,
+  type LocalUser,
+  loadLocalUser,
+  loadLocalUsers,
+  localIdOf,
+  localUserSelect,
+} from './local-user.js';
 import {
   type ClaimedRow,
+  type CreateIntent,
   deletesInWindow,
   finishRowSql,
+  hasSentCreate,
   recordAppliedDelete,
   recordCreateIntent,
+  recordCreateIntents,
   verifyRowSql,
 } from './outbox.js';
 
@@ -107,6 +117,12 @@ export interface ReconcilerDeps {
   call<T>(write: boolean, fn: () => Promise<T>): Promise<T>;
 }
 
+/** A sync's starting reads, done for its whole claimed batch at once (`Reconciler.preload`). */
+export interface Preloaded {
+  local: LocalUser | null;
+  state: SyncStateRow | null;
+}
+
 /**
  * Level-triggered sync of one user: reads the CURRENT local row and what was last sent, finds the
  * WorkOS user by stored id, then external_id, then email (with the identity guards), and sends only
@@ -125,7 +141,38 @@ export class Reconciler {
     return `${this.externalIdPrefix}${userId}`;
   }
 
-  async run(row: ClaimedRow): Promise<{
+  /**
+   * The reads every sync starts with, for a whole claimed batch in two statements instead of two per
+   * user. Read after the claim committed, so each row is at least as new as the version claimed.
+   */
+  async preload(rows: readonly ClaimedRow[]): Promise<Map<string, Preloaded>> {
+    const db = this.deps.config.db;
+    const ids = rows.map((row) => row.userId);
+    const [locals, states] = await Promise.all([
+      loadLocalUsers(db, this.deps.config.users, this.select, ids),
+      loadSyncStates(db, ids),
+    ]);
+    // A first attempt with nothing synced creates optimistically (`upsert`): record those creates'
+    // intents for the batch in one statement; `create` then finds its own already recorded.
+    const creates: { row: ClaimedRow; intent: CreateIntent }[] = [];
+    for (const row of rows) {
+      const local = locals.get(row.userId);
+      if (!local || states.has(row.userId) || row.attempts > 1 || row.uncertain || row.verifying) continue;
+      const checked = checkLocalUser(local, this.externalIdPrefix);
+      if (checked.ok)
+        creates.push({
+          row,
+          intent: { externalId: this.externalIdFor(local.id), email: normaliseEmail(checked.email) },
+        });
+    }
+    if (creates.length > 0) await recordCreateIntents(db, creates);
+    return new Map(ids.map((id) => [id, { local: locals.get(id) ?? null, state: states.get(id) ?? null }]));
+  }
+
+  async run(
+    row: ClaimedRow,
+    preloaded?: Preloaded,
+  ): Promise<{
     outcome: Outcome;
     local: LocalUser | null;
     state: SyncStateRow | null;
@@ -134,10 +181,12 @@ export class Reconciler {
   }> {
     const db = this.deps.config.db;
     // Two independent reads: in parallel, one round trip of latency instead of two.
-    const [local, loadedState] = await Promise.all([
-      loadLocalUser(db, this.deps.config.users, this.select, row.userId),
-      loadSyncState(db, row.userId),
-    ]);
+    const [local, loadedState] = preloaded
+      ? [preloaded.local, preloaded.state]
+      : await Promise.all([
+          loadLocalUser(db, this.deps.config.users, this.select, row.userId),
+          loadSyncState(db, row.userId),
+        ]);
     let state = loadedState;
     try {
       if (!local) return { ...(await this.remove(row, state)), local, state };
@@ -578,7 +627,9 @@ export class Reconciler {
     // A disabled user is created without a password: nothing for WorkOS to accept until re-enabled.
     const hash = local.disabled ? undefined : conversion.hash;
     let created: User;
-    if (!(await recordCreateIntent(this.deps.config.db, row, { externalId, email: normaliseEmail(email) })))
+    const intent = { externalId, email: normaliseEmail(email) };
+    // Usually recorded already, for the whole claimed batch (`preload`).
+    if (!hasSentCreate(row, intent) && !(await recordCreateIntent(this.deps.config.db, row, intent)))
       throw new CallRefused('the row lease was lost');
     try {
       created = await this.deps.call(true, () =>
@@ -793,17 +844,32 @@ function leaseHeld(row: ClaimedRow): SQL {
   return sql`EXISTS (SELECT 1 FROM workos_migrate.outbox WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken})`;
 }
 
-export async function loadSyncState(db: DrizzleTransaction, userId: string): Promise<SyncStateRow | null> {
-  const rows = await query<SyncStateRow>(
-    db,
-    sql`SELECT user_id AS "userId", workos_user_id AS "workosUserId", email, first_name AS "firstName",
+const SYNC_STATE_COLUMNS =
+  sql.raw(`user_id AS "userId", workos_user_id AS "workosUserId", email, first_name AS "firstName",
           last_name AS "lastName", email_verified AS "emailVerified", metadata, password_state AS "passwordState",
           password_reason AS "passwordReason", reset_sent_at::text AS "resetSentAt",
           workos_updated_at AS "workosUpdatedAt", hash_format AS "hashFormat",
-          password_verified_at::text AS "passwordVerifiedAt"
-        FROM workos_migrate.sync_state WHERE user_id = ${userId}`,
+          password_verified_at::text AS "passwordVerifiedAt"`);
+
+export async function loadSyncState(db: DrizzleTransaction, userId: string): Promise<SyncStateRow | null> {
+  const rows = await query<SyncStateRow>(
+    db,
+    sql`SELECT ${SYNC_STATE_COLUMNS} FROM workos_migrate.sync_state WHERE user_id = ${userId}`,
   );
   return rows[0] ?? null;
+}
+
+/** What was last sent for several users, in one statement (absent: never synced). */
+export async function loadSyncStates(
+  db: DrizzleTransaction,
+  userIds: readonly string[],
+): Promise<Map<string, SyncStateRow>> {
+  const rows = await query<SyncStateRow>(
+    db,
+    sql`SELECT ${SYNC_STATE_COLUMNS} FROM workos_migrate.sync_state
+        WHERE user_id IN (SELECT jsonb_array_elements_text(${JSON.stringify(userIds)}::jsonb))`,
+  );
+  return new Map(rows.map((row) => [row.userId, row]));
 }
 
 /**

@@ -26,7 +26,7 @@ import {
   verifyRowSql,
 } from './outbox.js';
 import { AdaptiveRateLimiter } from './rate-limiter.js';
-import { CallRefused, Reconciler, saveAndComplete } from './reconciler.js';
+import { CallRefused, type Preloaded, Reconciler, saveAndComplete } from './reconciler.js';
 
 /** The WorkOS environment a config talks to: the client id, else a fingerprint of the key. */
 export function environmentOf(config: ResolvedConfig): string {
@@ -194,22 +194,27 @@ export class Worker {
 
   private async claimLoop(): Promise<void> {
     const { concurrency, leaseMs, pollMs } = this.config.worker;
+    // With a backlog (the last claim got all it asked for), claim again once half the slots are free,
+    // not at each free slot: a claim per user (then a read per user, as a claim of one cannot share
+    // its reads) cost the worker a third of its CPU. Without one, any free slot claims at once, so a
+    // change never waits behind slow syncs while slots are free.
+    const refillAt = Math.floor(concurrency / 2);
+    let backlog = false;
+    const full = () => this.inFlight.size >= concurrency || (backlog && this.inFlight.size > refillAt);
     while (this.running) {
       let claimed = 0;
       // While a 429 pauses every write, a claimed row would only wait out its lease in the limiter.
       const paused = this.limiter.pausedForMs > 0;
-      if (this.isLeader && this.inFlight.size < concurrency && !paused) {
+      if (this.isLeader && !full() && !paused) {
         try {
-          const rows = await claim(
-            this.config.db,
-            concurrency - this.inFlight.size,
-            leaseMs,
-            this.inFlightIds,
-          );
+          const wanted = concurrency - this.inFlight.size;
+          const rows = await claim(this.config.db, wanted, leaseMs, this.inFlightIds);
           claimed = rows.length;
+          backlog = claimed === wanted;
+          const preloaded = this.preload(rows);
           for (const row of rows) {
             this.inFlightIds.add(row.userId);
-            const task = this.process(row).finally(() => {
+            const task = this.process(row, preloaded).finally(() => {
               this.inFlight.delete(task);
               this.inFlightIds.delete(row.userId);
             });
@@ -222,11 +227,10 @@ export class Worker {
           );
         }
       }
-      if (claimed === 0 || this.inFlight.size >= concurrency) {
-        const wait =
-          this.inFlight.size >= concurrency
-            ? Promise.race([...this.inFlight])
-            : sleep(paused ? Math.min(this.limiter.pausedForMs, pollMs * 5) : pollMs);
+      if (claimed === 0 || full()) {
+        const wait = full()
+          ? Promise.race([...this.inFlight])
+          : sleep(paused ? Math.min(this.limiter.pausedForMs, pollMs * 5) : pollMs);
         await Promise.race([wait, this.stopped]);
       }
     }
@@ -240,7 +244,7 @@ export class Worker {
     const task = this.tasks.getStore();
     if (!this.isLeader) throw new CallRefused('not the leader');
     if (write)
-      await this.limiter.acquire(this.abort.signal).catch(() => {
+      await this.limiter.acquire(this.abort.signal, task?.row.priority ?? 0).catch(() => {
         throw new CallRefused('worker stopping');
       });
     if (!this.isLeader) throw new CallRefused('lost the leader lease');
@@ -288,9 +292,25 @@ export class Worker {
     return Math.min(this.config.worker.retryMaxMs, base) * (0.5 + Math.random());
   }
 
-  private async process(row: ClaimedRow): Promise<void> {
+  /**
+   * The starting reads of a claimed batch in two statements. If they fail (say, one row's id the SQL
+   * cannot take), every sync reads for itself, so one poison row never stops the others.
+   */
+  private preload(rows: ClaimedRow[]): Promise<Map<string, Preloaded> | null> {
+    if (rows.length < 2) return Promise.resolve(null);
+    return (this.reconciler as Reconciler).preload(rows).catch((error: unknown) => {
+      this.config.logger.debug(
+        { err: errorSummary(error) },
+        'workos-migrate: batch read failed; each row reads for itself',
+      );
+      return null;
+    });
+  }
+
+  private async process(row: ClaimedRow, batch: Promise<Map<string, Preloaded> | null>): Promise<void> {
     const task: Task = { row, writesSent: false, unanswered: false };
-    const held = await this.tasks.run(task, () => this.sync(row));
+    const preloaded = (await batch)?.get(row.userId);
+    const held = await this.tasks.run(task, () => this.sync(row, preloaded));
     // Our write went out but the row is no longer ours: its holder synced from what it read, which
     // our write may have overwritten. Queue the user for a pass that re-reads WorkOS.
     if (!held && task.writesSent) {
@@ -309,12 +329,12 @@ export class Worker {
   }
 
   /** Runs one sync and records its end; answers whether the lease was still held when it did. */
-  private async sync(row: ClaimedRow): Promise<boolean> {
+  private async sync(row: ClaimedRow, preloaded: Preloaded | undefined): Promise<boolean> {
     const { db, logger } = this.config;
     const reconciler = this.reconciler as Reconciler;
     let result: Awaited<ReturnType<Reconciler['run']>>;
     try {
-      result = await reconciler.run(row);
+      result = await reconciler.run(row, preloaded);
     } catch (error) {
       // Lost leadership or the row lease, or stopping mid-call: give the row back untouched.
       if (error instanceof CallRefused) return release(db, row).catch(() => false);

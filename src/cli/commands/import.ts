@@ -96,8 +96,8 @@ export const importCommand: CliCommand = {
       'backfill every user into WorkOS: enqueue them, then run the worker in the foreground until done',
     )
       .option('--dry-run', 'write nothing to WorkOS: report bad emails, duplicates, hash formats, duration')
-      .option('--rate <n>', 'WorkOS writes per second (default: worker.ratePerSecond, 48)')
-      .option('--concurrency <n>', 'requests in flight (default: worker.concurrency, 16)')
+      .option('--rate <n>', 'WorkOS write rate ceiling per second (default: worker.ratePerSecond, 50)')
+      .option('--concurrency <n>', 'syncs in flight at most (default: worker.concurrency, 32)')
       .option('--limit <n>', 'enqueue at most N users (a rerun continues with the next ones)')
       .option('--check-workos <n>', 'with --dry-run: look N sample users up in WorkOS (reads only)')
       .action(

@@ -19,8 +19,8 @@ export const workerCommand: CliCommand = {
       'worker',
       'run the sync worker until SIGINT/SIGTERM (for deployments that keep it out of the app)',
     )
-      .option('--rate <n>', 'WorkOS writes per second (default: worker.ratePerSecond, 48)')
-      .option('--concurrency <n>', 'requests in flight (default: worker.concurrency, 16)')
+      .option('--rate <n>', 'WorkOS write rate ceiling per second (default: worker.ratePerSecond, 50)')
+      .option('--concurrency <n>', 'syncs in flight at most (default: worker.concurrency, 32)')
       .action(
         ctx.action(async (flags: WorkerFlags) => {
           const worker: WorkerOptions = {};
