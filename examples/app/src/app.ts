@@ -20,7 +20,8 @@ export interface AppOptions {
   adminToken: string;
   /** Signs session tokens. Random per process when absent. */
   sessionSecret?: string;
-  logger?: boolean | { level: string };
+  /** Fastify's logger: a level, and a file for the JSON lines (stdout when absent). */
+  logger?: boolean | { level: string; file?: string };
 }
 
 interface SessionUser {

@@ -17,6 +17,7 @@ const say = (line: string) => process.stdout.write(`${line}\n`);
 // The in-process emulator keeps its state beside the embedded database: without it, a second start
 // would find every user "synced" locally while WorkOS starts empty. `rm -rf .workos-migrate` starts over.
 mkdirSync('.workos-migrate', { recursive: true });
+const LOG_FILE = '.workos-migrate/app.log';
 const workos = await connectWorkos({
   emulatorWritesPerSecond: 250,
   emulatorDataFile: '.workos-migrate/emulator.json',
@@ -34,7 +35,8 @@ const shownToken = process.env.WORKOS_MIGRATE_ADMIN_TOKEN ? '$WORKOS_MIGRATE_ADM
 const app = await buildApp({
   db: database.db,
   adminToken,
-  logger: { level: process.env.LOG_LEVEL ?? 'warn' },
+  // JSON log lines go to a file, so they never interleave with the progress lines below.
+  logger: { level: process.env.LOG_LEVEL ?? 'warn', file: LOG_FILE },
   migration: migrationOptions(workos),
 });
 const close = async () => {
@@ -49,7 +51,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 const url = await app.listen({ port, host: '127.0.0.1' });
-say(`App listening on ${url}`);
+say(`App listening on ${url} (logs: ${LOG_FILE})`);
 
 const [{ n: count } = { n: 0 }] = await database.db.select({ n: countRows() }).from(users);
 if (count === 0) {
