@@ -231,6 +231,25 @@ export async function login(
           : 'workos-rejected';
   };
   /**
+   * The legacy check decides (a refusal answers on `side`), then WorkOS gets the plaintext password;
+   * a WorkOS failure leaves the user signed in on legacy. Null once the password is in WorkOS.
+   */
+  const verifyThenMovePassword = async (
+    side: 'workos' | 'legacy',
+    what: string,
+  ): Promise<LoginResult | null> => {
+    const verdict = await legacyCheck();
+    if (verdict === 'limited') return refused(side, 'rate-limited', localUserId);
+    if (!verdict) return refused(side, 'invalid-credentials', localUserId);
+    try {
+      await workos.userManagement.updateUser({ userId: workosUserId, password: input.password });
+      return null;
+    } catch (error) {
+      const reason = moveFailure(error, what);
+      return { side: 'legacy', ok: true, reason, localUserId, fellBack: reason === 'workos-unreachable' };
+    }
+  };
+  /**
    * The password just sent is the one the legacy check verified. If the user changed it meanwhile
    * (that change may already be mirrored, even as a revocation), this older one must not stay in
    * WorkOS: keep it only while the stored hash is the verified one, no password change is queued, and
@@ -272,15 +291,8 @@ export async function login(
 
   if (decision.passwordState === 'login') {
     // The hash could not be imported: the legacy check decides, then WorkOS gets the password.
-    const verdict = await legacyCheck();
-    if (verdict === 'limited') return refused('legacy', 'rate-limited', localUserId);
-    if (!verdict) return refused('legacy', 'invalid-credentials', localUserId);
-    try {
-      await workos.userManagement.updateUser({ userId: workosUserId, password: input.password });
-    } catch (error) {
-      const reason = moveFailure(error, 'moving a password');
-      return { side: 'legacy', ok: true, reason, localUserId, fellBack: reason === 'workos-unreachable' };
-    }
+    const stopped = await verifyThenMovePassword('legacy', 'moving a password');
+    if (stopped) return stopped;
     if (!(await keepMovedPassword(sql`password_state = 'synced', password_reason = NULL`, 'login')))
       return refused('legacy', 'pending-sync', localUserId);
   }
@@ -321,15 +333,8 @@ export async function login(
     }
     // Someone changed the WorkOS user (a password set there, a reset): its password is not our import.
     if (linked.updatedAt !== decision.workosUpdatedAt || linked.externalId !== externalId) return null;
-    const verdict = await legacyCheck();
-    if (verdict === 'limited') return refused('workos', 'rate-limited', localUserId);
-    if (!verdict) return refused('workos', 'invalid-credentials', localUserId);
-    try {
-      await workos.userManagement.updateUser({ userId: workosUserId, password: input.password });
-    } catch (error) {
-      const reason = moveFailure(error, 'healing a misread password');
-      return { side: 'legacy', ok: true, reason, localUserId, fellBack: reason === 'workos-unreachable' };
-    }
+    const stopped = await verifyThenMovePassword('workos', 'healing a misread password');
+    if (stopped) return stopped;
     await recordFormatOutcome(db, format, 'mismatch', { healed: true });
     logger.warn(
       { userId: localUserId, hashFormat: format },
