@@ -7,7 +7,7 @@ import type { WorkOS } from '@workos-inc/node';
 import { sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
 import { query } from '../core/db.js';
-import { WorkosMigrateError } from '../core/errors.js';
+import { databaseError, WorkosMigrateError } from '../core/errors.js';
 import { installedState } from '../drizzle/sql.js';
 import { classifyWorkosError, type WorkosCallError } from '../workos/client.js';
 import { LagRecorder } from './lag.js';
@@ -455,18 +455,10 @@ export class Worker {
 
 /**
  * A log-safe summary of an error: its kind and message, never request bodies, SQL text or parameter
- * values. Drizzle wraps a failed query as "Failed query: <sql> params: <values>" (values that can be
- * emails or hashes) with the driver's error as `cause`: only that cause's own message is kept.
+ * values: database failures go through core's one translation (`databaseError`).
  */
 function errorSummary(error: unknown): string {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    if (!('params' in current) && !current.message.startsWith('Failed query')) {
-      const code = (current as { code?: unknown }).code;
-      const sqlState = typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? ` (SQLSTATE ${code})` : '';
-      return `${current.name}: ${current.message}${sqlState}`;
-    }
-    current = current.cause;
-  }
-  return current === error ? String(error) : 'database query failed';
+  // The engine's db already translates its failures (withDatabaseErrors); this covers any other path.
+  const translated = databaseError(error);
+  return translated instanceof Error ? `${translated.name}: ${translated.message}` : String(translated);
 }
