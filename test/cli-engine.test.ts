@@ -351,7 +351,7 @@ export default defineConfig({
     expect(json(limited)).toMatchObject({ enqueued: 10, done: 10, pending: 0, dead: {}, interrupted: false });
     expect(json<{ countedOver: unknown }>(limited).countedOver).toEqual({
       thisRun: ['enqueued', 'total', 'done', 'rateLimited', 'writes', 'seconds'],
-      wholeOutbox: ['pending', 'dead', 'deletesAwaitingConfirmation'],
+      wholeOutbox: ['pending', 'dead', 'deletesAwaitingConfirmation', 'lastRechecks'],
     });
     expect(limited.stderr).toContain('pause your WorkOS webhook endpoints');
     expect(t.emulator.control.userCount()).toBe(10);

@@ -47,6 +47,10 @@ export const outbox = workosMigrateSchema.table('outbox', {
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   /** What a create for this row was about to send (`{ externalId, email }`), recorded before the call. */
   sentCreates: jsonb('sent_creates').$type<{ externalId: string; email: string }[]>().notNull().default([]),
+  /** Until when a write of ours that got no answer may still land: a last re-check is due then. */
+  strayUntil: timestamp('stray_until', { withTimezone: true }),
+  /** The oldest row version a write without an answer was sent for (what a stray can still carry). */
+  strayVersion: bigint('stray_version', { mode: 'number' }),
 });
 
 /** What was last sent to WorkOS for each user, per field. */

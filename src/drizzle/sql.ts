@@ -68,6 +68,10 @@ CREATE INDEX IF NOT EXISTS outbox_claim_idx ON workos_migrate.outbox (priority, 
 -- What a create for this row was about to send ({ externalId, email } pairs, never a hash), recorded
 -- before the call: after a crash, a WorkOS user with our external_id and one of these emails is ours.
 ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS sent_creates jsonb NOT NULL DEFAULT '[]'::jsonb;
+-- A write of ours that got no answer may still land in WorkOS: until when (a last re-check is due then,
+-- background work an import does not wait for), and the oldest row version such a write was sent for.
+ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS stray_until timestamptz;
+ALTER TABLE workos_migrate.outbox ADD COLUMN IF NOT EXISTS stray_version bigint;
 
 CREATE TABLE IF NOT EXISTS workos_migrate.sync_state (
   user_id text PRIMARY KEY,

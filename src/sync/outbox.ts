@@ -25,6 +25,11 @@ export interface ClaimedRow {
   verifying: boolean;
   /** What creates for this row were about to send (recorded before each call): proof a WorkOS user is ours. */
   sentCreates: CreateIntent[];
+  /**
+   * The oldest row version a write that got no answer was sent for (null: none, or not known). A pass
+   * at that same version confirmed what every such stray write carries, so its landing changes nothing.
+   */
+  strayVersion: number | null;
   /** When the user was first queued (epoch ms, kept across later changes): the start of its mirror lag. */
   enqueuedAtMs: number;
   leaseToken: string;
@@ -68,11 +73,12 @@ export async function claim(
         RETURNING o.user_id AS "userId", o.version::float8 AS "version", o.priority, o.attempts,
           o.password_changed AS "passwordChanged", o.deleted, o.replaced, o.password_moved AS "passwordMoved", o.workos_user_id AS "workosUserId",
           o.delete_confirmed AS "deleteConfirmed", o.uncertain, o.verifying, o.sent_creates AS "sentCreates",
-          (extract(epoch FROM o.enqueued_at) * 1000)::float8 AS "enqueuedAtMs"`,
+          o.stray_version::float8 AS "strayVersion", (extract(epoch FROM o.enqueued_at) * 1000)::float8 AS "enqueuedAtMs"`,
   );
   return rows.map((row) => ({
     ...row,
     version: Number(row.version),
+    strayVersion: row.strayVersion === null ? null : Number(row.strayVersion),
     leaseToken: token,
     leaseDeadline: claimedAt + leaseMs,
   }));
@@ -167,12 +173,16 @@ export async function requeueForVerification(
  * pass). The password bit stays (sending the hash twice is harmless; missing a change is not) unless
  * this version's password already went out, and so does `verifying` (a re-check asked for during the
  * call, by requeueForVerification, must not be lost). `released` waits for `removed`: at most one touches it.
+ * While a stray write (one that got no answer) may still land (`stray_until`), the row is not deleted:
+ * it waits, verifying, for the last re-check at `stray_until`, since a stray landing after this pass
+ * would undo it.
  */
 export function finishRowSql(row: ClaimedRow, passwordSent: boolean): SQL {
   return sql`removed AS (DELETE FROM workos_migrate.outbox WHERE user_id = ${row.userId} AND version = ${row.version}
-          AND lease_token = ${row.leaseToken} RETURNING 1),
+          AND lease_token = ${row.leaseToken} AND (stray_until IS NULL OR stray_until <= now()) RETURNING 1),
         released AS (UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
-          next_attempt_at = now(),
+          next_attempt_at = CASE WHEN version = ${row.version} AND stray_until > now() THEN stray_until ELSE now() END,
+          verifying = verifying OR coalesce(stray_until > now(), false),
           password_changed = password_changed AND NOT (${passwordSent} AND version = ${row.version})
         WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} AND NOT EXISTS (SELECT 1 FROM removed)
         RETURNING 1)`;
@@ -180,17 +190,30 @@ export function finishRowSql(row: ClaimedRow, passwordSent: boolean): SQL {
 
 /**
  * The same two CTEs after a success whose earlier attempt had no answer (it may still land): the row
- * stays, due for a pass that re-reads WorkOS after `delayMs` (at once if a newer change arrived).
+ * stays, due for a pass that re-reads WorkOS after `delayMs` (at once if a newer change arrived), and
+ * `stray_until` moves to `strayMs` from now: the passes before it keep the row for a last re-check then.
  */
-export function verifyRowSql(row: ClaimedRow, delayMs: number): SQL {
+export function verifyRowSql(row: ClaimedRow, delayMs: number, strayMs: number = delayMs): SQL {
+  const stray = sql`now() + ${Math.round(strayMs)} * interval '1 millisecond'`;
+  // No earlier re-check asked for: due with the last one, at the (new) stray_until.
+  const due =
+    delayMs < strayMs
+      ? sql`now() + ${Math.round(delayMs)} * interval '1 millisecond'`
+      : sql`GREATEST(stray_until, ${stray})`;
   return sql`removed AS (SELECT 1 WHERE false),
         released AS (UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, attempts = 0,
           verifying = true, uncertain = uncertain AND version <> ${row.version},
           password_changed = password_changed AND version <> ${row.version},
-          next_attempt_at = CASE WHEN version = ${row.version}
-            THEN now() + ${Math.round(delayMs)} * interval '1 millisecond' ELSE now() END
+          stray_until = GREATEST(stray_until, ${stray}),
+          next_attempt_at = CASE WHEN version = ${row.version} THEN ${due} ELSE now() END
         WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} RETURNING 1)`;
 }
+
+/**
+ * Rows kept only for the last re-check after a write without an answer (see `verifyRowSql`): not due
+ * before `stray_until` and not uncertain. Background work: an import does not wait for them.
+ */
+export const lastRecheckOnlySql: SQL = sql`(stray_until IS NOT NULL AND next_attempt_at >= stray_until AND NOT uncertain)`;
 
 /** Finishes a row without a state to record (see `finishRowSql`); answers whether the lease was still held. */
 export async function complete(db: DrizzleTransaction, finish: SQL): Promise<boolean> {
@@ -220,6 +243,7 @@ export async function retryLater(
     db,
     sql`UPDATE workos_migrate.outbox SET lease_token = NULL, lease_expires_at = NULL, last_error = ${error},
           uncertain = uncertain OR ${uncertain},
+          stray_version = CASE WHEN ${uncertain} THEN LEAST(stray_version, ${row.version}) ELSE stray_version END,
           next_attempt_at = now() + ${Math.round(delayMs)} * interval '1 millisecond', updated_at = now()
         WHERE user_id = ${row.userId} AND lease_token = ${row.leaseToken} RETURNING user_id`,
   );

@@ -939,9 +939,10 @@ export async function saveAndComplete(
   next: SyncStateRow,
   environment: string,
   row: ClaimedRow,
-  verifyAfterMs?: number,
+  recheck?: { afterMs: number; strayMs: number },
 ): Promise<SaveResult> {
-  const finish = verifyAfterMs === undefined ? finishRowSql(row, false) : verifyRowSql(row, verifyAfterMs);
+  const finish =
+    recheck === undefined ? finishRowSql(row, false) : verifyRowSql(row, recheck.afterMs, recheck.strayMs);
   // Data-modifying CTEs all run once, whether or not the final SELECT reads them.
   const rows = await query<{ held: number; removed: number }>(
     db,

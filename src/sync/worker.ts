@@ -346,9 +346,8 @@ export class Worker {
       switch (outcome.kind) {
         case 'done': {
           // After an attempt that had no answer (also a verification pass whose own write had none:
-          // test/engine-guards "the verification pass that stalls too"), that write can still land:
-          // record what we know and look again once it no longer can.
-          const verifyAfterMs = row.uncertain ? this.config.worker.leaseMs * 2 : undefined;
+          // test/engine-guards "the verification pass that stalls too"), that write can still land.
+          const recheck = row.uncertain ? this.recheckAfterUnanswered(row) : undefined;
           if (result.next) {
             // One statement: state, link and outbox row together, only under our lease.
             const { held } = await saveAndComplete(
@@ -357,16 +356,16 @@ export class Worker {
               result.next,
               this.environment,
               row,
-              verifyAfterMs,
+              recheck,
             );
             if (held) this.recordLag(row);
             return held;
           }
           const held = await complete(
             db,
-            verifyAfterMs === undefined
+            recheck === undefined
               ? finishRowSql(row, outcome.passwordSent)
-              : verifyRowSql(row, verifyAfterMs),
+              : verifyRowSql(row, recheck.afterMs, recheck.strayMs),
           );
           if (held) this.recordLag(row);
           return held;
@@ -389,6 +388,21 @@ export class Worker {
     } catch (error) {
       return this.failUnexpectedly(row, error, 'recording a sync result failed');
     }
+  }
+
+  /**
+   * When to re-read WorkOS after a success that followed a write without an answer. Its client gave up
+   * after `callTimeoutMs`, so a stray request normally lands within that: the first re-check comes one
+   * timeout after this success (at least a timeout plus the retry's wait after the stray was sent), and
+   * counts as pending work. A server may still apply it later, so the row stays for a last re-check at
+   * 2 x lease (`strayMs`), background work an import does not wait for. When every write without an
+   * answer was sent for this same row version, it carried what this pass just confirmed: its landing
+   * changes nothing, and only the last re-check stays (for a newer change a stray could still undo).
+   */
+  private recheckAfterUnanswered(row: ClaimedRow): { afterMs: number; strayMs: number } {
+    const { leaseMs } = this.config.worker;
+    const strayMs = leaseMs * 2;
+    return { afterMs: row.strayVersion === row.version ? strayMs : callTimeoutMs(leaseMs), strayMs };
   }
 
   /**

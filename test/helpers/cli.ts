@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-const CONFIG = `import { boolean, pgTable, serial, text } from 'drizzle-orm/pg-core';
+const config = (worker: string) => `import { boolean, pgTable, serial, text } from 'drizzle-orm/pg-core';
 import { defineConfig, defineUsersMapping } from 'workos-migrate';
 import { workosUserId } from 'workos-migrate/drizzle';
 
@@ -23,7 +23,7 @@ const users = pgTable('users', {
 export default defineConfig({
   users: defineUsersMapping({ table: users, id: users.id, email: users.email, emailVerified: users.emailVerified, passwordHash: users.passwordHash }),
   externalIdPrefix: 'app_',
-  worker: { pollMs: 20, leaseMs: 3_000, leaderLeaseMs: 600 },
+  worker: ${worker},
 });
 `;
 
@@ -38,12 +38,16 @@ export interface CliWorkspace {
   remove(): void;
 }
 
-export function cliWorkspace(env: NodeJS.ProcessEnv): CliWorkspace {
+/** `worker`: the config's worker options as source text (default: a 3 s lease, fast polling). */
+export function cliWorkspace(
+  env: NodeJS.ProcessEnv,
+  worker = '{ pollMs: 20, leaseMs: 3_000, leaderLeaseMs: 600 }',
+): CliWorkspace {
   const dir = mkdtempSync(join(tmpdir(), 'wm-cli-admin-'));
   mkdirSync(join(dir, 'node_modules'));
   symlinkSync(ROOT, join(dir, 'node_modules', 'workos-migrate'), 'dir');
   symlinkSync(join(ROOT, 'node_modules', 'drizzle-orm'), join(dir, 'node_modules', 'drizzle-orm'), 'dir');
-  writeFileSync(join(dir, 'workos-migrate.config.ts'), CONFIG);
+  writeFileSync(join(dir, 'workos-migrate.config.ts'), config(worker));
   return {
     run(args, extra = {}) {
       const child = spawn(process.execPath, [join(ROOT, 'dist/cli/bin.js'), ...args], {

@@ -5,6 +5,7 @@ import { type DrizzleDatabase, query } from '../../core/db.js';
 import type { Logger } from '../../core/logger.js';
 import { installedState } from '../../drizzle/sql.js';
 import { createWorkosMigrate } from '../../sync/index.js';
+import { lastRecheckOnlySql } from '../../sync/outbox.js';
 import { createWorkosClient } from '../../workos/client.js';
 import { withoutPrefix } from '../config.js';
 import {
@@ -38,29 +39,37 @@ interface OutboxCounts {
   dead: Record<string, number>;
   /** Rows waiting (not yet due) for a re-check after an unanswered call, and when the last is due. */
   recheck: { users: number; seconds: number } | null;
+  /**
+   * Rows kept only for the last re-check after an unanswered call (in case the stray request lands
+   * very late): not pending, any running worker does them later.
+   */
+  lastRechecks: number;
 }
 
 async function outboxCounts(db: DrizzleDatabase): Promise<OutboxCounts> {
-  const rows = await query<{ dead: boolean; held: boolean; reason: string | null; n: number }>(
+  const rows = await query<{ dead: boolean; held: boolean; last: boolean; reason: string | null; n: number }>(
     db,
-    sql`SELECT dead, held, CASE WHEN dead THEN coalesce(dead_reason, 'unknown') END AS reason, count(*)::int AS n
-        FROM workos_migrate.outbox GROUP BY 1, 2, 3`,
+    sql`SELECT dead, held, ${lastRecheckOnlySql} AS last, CASE WHEN dead THEN coalesce(dead_reason, 'unknown') END AS reason,
+          count(*)::int AS n
+        FROM workos_migrate.outbox GROUP BY 1, 2, 3, 4`,
   );
   const [recheck] = await query<{ users: number; seconds: number | null }>(
     db,
     sql`SELECT count(*)::int AS users, extract(epoch FROM max(next_attempt_at) - now())::float8 AS seconds
         FROM workos_migrate.outbox
-        WHERE NOT dead AND NOT held AND (verifying OR uncertain) AND next_attempt_at > now()`,
+        WHERE NOT dead AND NOT held AND (verifying OR uncertain) AND next_attempt_at > now() AND NOT ${lastRecheckOnlySql}`,
   );
   const counts: OutboxCounts = {
     pending: 0,
     held: 0,
     dead: {},
     recheck: recheck && recheck.users > 0 ? { users: recheck.users, seconds: recheck.seconds ?? 0 } : null,
+    lastRechecks: 0,
   };
   for (const row of rows) {
     if (row.dead) counts.dead[row.reason ?? 'unknown'] = (counts.dead[row.reason ?? 'unknown'] ?? 0) + row.n;
     else if (row.held) counts.held += row.n;
+    else if (row.last) counts.lastRechecks += row.n;
     else counts.pending += row.n;
   }
   return counts;
@@ -243,6 +252,7 @@ export const importCommand: CliCommand = {
               pending: counts.pending,
               dead: counts.dead,
               deletesAwaitingConfirmation: counts.held,
+              lastRechecks: counts.lastRechecks,
               rateLimited: migrate.worker.counters.rateLimited,
               writes: migrate.worker.counters.writes,
               seconds: Math.round((Date.now() - startedAt) / 100) / 10,
@@ -250,7 +260,7 @@ export const importCommand: CliCommand = {
               // Which numbers describe this run and which the whole outbox (earlier runs included).
               countedOver: {
                 thisRun: ['enqueued', 'total', 'done', 'rateLimited', 'writes', 'seconds'],
-                wholeOutbox: ['pending', 'dead', 'deletesAwaitingConfirmation'],
+                wholeOutbox: ['pending', 'dead', 'deletesAwaitingConfirmation', 'lastRechecks'],
               },
             };
             if (flags.json) {
@@ -274,6 +284,11 @@ export const importCommand: CliCommand = {
               if (counts.held > 0) {
                 lines.push(
                   `${count(counts.held)} deletes held by the mass-delete threshold: \`workos-migrate confirm-deletes\` releases them.`,
+                );
+              }
+              if (counts.lastRechecks > 0) {
+                lines.push(
+                  `${count(counts.lastRechecks)} users had a call without an answer: a last re-check of WorkOS is due within ${duration((2 * resolved.worker.leaseMs) / 1000)} (in case that request lands late); the app's worker or \`workos-migrate worker\` does it.`,
                 );
               }
               lines.push('Next: `workos-migrate verify`. Resume your WorkOS webhook endpoints.');
