@@ -83,7 +83,6 @@ await runBench('import-drops', args.timeout, async (h) => {
       summary,
       drops: counters.faults?.drop ?? 0,
       requests: counters.total,
-      workosUsers: counters.users ?? null,
       linked: linked.n,
       load: load(),
     });
