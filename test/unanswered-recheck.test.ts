@@ -6,6 +6,7 @@
 // When every unanswered write carried what the retry confirmed (no local change in between, as in a
 // backfill), its landing changes nothing and only the last re-check remains.
 // Real PostgreSQL, the emulator, the real SDK; the import through the built binary.
+import bcrypt from 'bcryptjs';
 import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { WorkosMigrate } from 'workos-migrate';
@@ -195,5 +196,71 @@ describe('the re-checks after an unanswered write that a newer change follows', 
     // ...and the last re-check puts 'B' back.
     await waitFor(async () => (await outboxRows()) === 0, 30_000, 'the last re-check');
     expect(firstName(id)).toBe('B');
+  }, 60_000);
+});
+
+describe('a password cleared after a create that got no answer', () => {
+  /** Whether WorkOS accepts this password for this email. */
+  async function signsIn(email: string, password: string): Promise<boolean> {
+    try {
+      await t.workos.userManagement.authenticateWithPassword({
+        email,
+        password,
+        clientId: t.emulator.clientId,
+      });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async function createUnanswered(
+    email: string,
+    hash: string | null,
+  ): Promise<{ id: string; migrate: WorkosMigrate }> {
+    const migrate = engine(app.db, t.emulator, { worker: { leaseMs: 1_500, retryBaseMs: 300 } });
+    started.push(migrate);
+    await migrate.worker.start();
+    t.emulator.control.script({ kind: 'applied_unanswered', method: 'POST', path: '/user_management/users' });
+    const [row] = await app.exec(
+      'INSERT INTO users (email, email_verified, password_hash) VALUES ($1, true, $2) RETURNING id',
+      [email, hash],
+    );
+    const id = String(row?.id);
+    await waitFor(
+      async () => {
+        const [outbox] = await app.exec('SELECT uncertain FROM workos_migrate.outbox WHERE user_id = $1', [
+          id,
+        ]);
+        return outbox?.uncertain === true;
+      },
+      10_000,
+      'the unanswered create',
+    );
+    return { id, migrate };
+  }
+
+  const passwordState = async (id: string) =>
+    (await app.exec('SELECT password_state FROM workos_migrate.sync_state WHERE user_id = $1', [id]))[0]
+      ?.password_state;
+
+  it('the hash that create carried stops working in WorkOS (revoked), as any cleared password does', async () => {
+    const password = 'correct horse battery staple';
+    const { id, migrate } = await createUnanswered('cleared@example.com', bcrypt.hashSync(password, 4));
+    // The create landed with the hash; before the retry, the local password is removed.
+    expect(await signsIn('cleared@example.com', password)).toBe(true);
+    await app.exec('UPDATE users SET password_hash = NULL WHERE id = $1', [id]);
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    expect(t.emulator.control.userCount()).toBe(1);
+    // Before: linked as 'no_local_password' with the old hash still accepted by WorkOS.
+    expect(await signsIn('cleared@example.com', password)).toBe(false);
+    expect(await passwordState(id)).toBe('revoked');
+  }, 60_000);
+
+  it('a passwordless user whose create carried no hash is linked with no password update', async () => {
+    const { id, migrate } = await createUnanswered('social@example.com', null);
+    expect(await migrate.syncNow(id)).toMatchObject({ status: 'synced' });
+    expect(t.emulator.control.counters().byRoute['PUT /user_management/users/{id}'] ?? 0).toBe(0);
+    expect(await passwordState(id)).toBe('no_local_password');
   }, 60_000);
 });

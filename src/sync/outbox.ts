@@ -6,6 +6,12 @@ import { type DrizzleDatabase, type DrizzleTransaction, query } from '../core/db
 export interface CreateIntent {
   externalId: string;
   email: string;
+  /**
+   * Whether the create carried a password hash (never the hash itself): the WorkOS user it made may
+   * hold that password, which must not outlive a local password cleared since. Absent (intents
+   * recorded before this field existed): taken as true.
+   */
+  password?: boolean;
 }
 
 export interface ClaimedRow {

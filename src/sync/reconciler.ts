@@ -162,7 +162,11 @@ export class Reconciler {
       if (checked.ok)
         creates.push({
           row,
-          intent: { externalId: this.externalIdFor(local.id), email: normaliseEmail(checked.email) },
+          intent: {
+            externalId: this.externalIdFor(local.id),
+            email: normaliseEmail(checked.email),
+            password: !local.disabled && this.convert(local).hash !== undefined,
+          },
         });
     }
     if (creates.length > 0) await recordCreateIntents(db, creates);
@@ -499,7 +503,11 @@ export class Reconciler {
     if (remote && remote.externalId !== externalId) changes.externalId = externalId;
     const metadataPatch = diffMetadata(base.metadata, local.metadata);
     if (metadataPatch) changes.metadata = metadataPatch;
-    const password = passwordPlan(row, local, state, conversion, adopted);
+    // Found with nothing synced: adopted by email, or made by a create of this row's whose answer was
+    // lost and that carried a hash. Either may hold a password the local row no longer has.
+    const mayHoldPassword =
+      adopted || (!state && remote !== null && createdWithPasswordByThisRow(row, remote));
+    const password = passwordPlan(row, local, state, conversion, mayHoldPassword);
     if (password.hash) {
       changes.passwordHash = password.hash.passwordHash;
       changes.passwordHashType = password.hash.passwordHashType;
@@ -627,7 +635,7 @@ export class Reconciler {
     // A disabled user is created without a password: nothing for WorkOS to accept until re-enabled.
     const hash = local.disabled ? undefined : conversion.hash;
     let created: User;
-    const intent = { externalId, email: normaliseEmail(email) };
+    const intent = { externalId, email: normaliseEmail(email), password: hash !== undefined };
     // Usually recorded already, for the whole claimed batch (`preload`).
     if (!hasSentCreate(row, intent) && !(await recordCreateIntent(this.deps.config.db, row, intent)))
       throw new CallRefused('the row lease was lost');
@@ -747,7 +755,8 @@ function passwordPlan(
   local: LocalUser,
   state: SyncStateRow | null,
   conversion: Conversion,
-  adopted: boolean,
+  /** Linked without a sync_state row to a WorkOS user that may hold a password (see `upsert`). */
+  linkedMayHoldPassword: boolean,
 ): PasswordPlan {
   const previous = state?.passwordState ?? null;
   if (local.disabled) {
@@ -776,7 +785,7 @@ function passwordPlan(
   // `login` holds a password in WorkOS only when a sign-in moved one that may be older (row.passwordMoved).
   const mayHoldPassword = state
     ? (previous !== null && MAY_HOLD_PASSWORD.has(previous)) || row.passwordMoved
-    : adopted || row.passwordMoved;
+    : linkedMayHoldPassword || row.passwordMoved;
   if (!mayHoldPassword) return { revoke: false, state: conversion.state, reason: conversion.reason };
   return {
     revoke: true,
@@ -880,6 +889,15 @@ export async function loadSyncStates(
 function sentByThisRow(row: ClaimedRow, remote: User): boolean {
   const email = normaliseEmail(remote.email);
   return row.sentCreates.some((sent) => sent.externalId === remote.externalId && sent.email === email);
+}
+
+/**
+ * Whether a create of this row that may have made `remote` carried a password hash (an intent from
+ * before that was recorded counts as one). Matched on the external id alone: the email may have been
+ * changed since, in WorkOS by our retry or locally.
+ */
+function createdWithPasswordByThisRow(row: ClaimedRow, remote: User): boolean {
+  return row.sentCreates.some((sent) => sent.externalId === remote.externalId && sent.password !== false);
 }
 
 /**
