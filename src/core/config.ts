@@ -125,18 +125,20 @@ export interface WorkosOnlyUser {
 /** AuthKit sign-ins: `signIn()` / `completeSignIn()`. Needs `workos.clientId`. */
 export interface AuthkitOptions {
   /** Where AuthKit sends the browser back (`?code=&state=`); `signIn({ redirectUri })` overrides it. */
-  redirectUri?: string;
+  redirectUri?: string | undefined;
   /**
    * Seals the AuthKit session into a cookie value (`completeSignIn` answers `sealedSession`), with the
    * SDK's session helpers. At least 32 characters. Default: no sealed session.
    */
-  cookiePassword?: string;
+  cookiePassword?: string | undefined;
   /**
    * A WorkOS user linked to no local user and carrying no external id: create the local row with `tx`
    * (no password column: WorkOS holds the credentials) and answer its id, or null to refuse (the sign-in
    * answers `unknown-workos-user`). The library links the row in the same transaction. Default: refuse.
    */
-  onWorkosOnlyUser?: (input: WorkosOnlyUser) => Promise<string | number | null> | string | number | null;
+  onWorkosOnlyUser?:
+    | ((input: WorkosOnlyUser) => Promise<string | number | null> | string | number | null)
+    | undefined;
 }
 
 export interface WorkosMigrateConfig {
