@@ -18,7 +18,7 @@ import {
 import { requeueForVerification } from '../sync/outbox.js';
 import { environmentOf } from '../sync/worker.js';
 import { classifyWorkosError } from '../workos/client.js';
-import { decideCutover, type LegacyReason } from './cutover.js';
+import { decideCredentials, decideCutover, type LegacyReason } from './cutover.js';
 import { type LoginReason, SIGN_IN_STEPS } from './login.js';
 
 /**
@@ -349,9 +349,10 @@ async function createLinkedUser(
 /**
  * The AuthKit callback: the state must be the one stored for this browser, the code is exchanged (with
  * the PKCE verifier), and the WorkOS user must map to a local user through the stored link and our
- * external_id. The cutover rule is applied again to that user: a password sign-in counts only while the
- * rule would send the user to WorkOS (WorkOS may hold an old or revoked password otherwise); any sign-in
- * of a disabled user, or during the kill switch, is refused. Never logs the code, verifier or tokens.
+ * external_id. The cutover rule's credential part is applied again to that user: a password sign-in
+ * counts only while WorkOS holds the user's current password (not while a change is queued, revoked,
+ * dead-lettered or of an unproven format); any sign-in of a disabled user, or during the kill switch,
+ * is refused. Never logs the code, verifier or tokens.
  */
 export async function completeSignIn(
   deps: AuthkitDeps,
@@ -442,17 +443,23 @@ export async function completeSignIn(
       );
     }
   } else {
-    const decision = await decideCutover(config, flags, {
-      userId: local.id,
-      email: local.email ?? workosUser.email,
-    });
+    const user = { userId: local.id, email: local.email ?? workosUser.email };
+    // The kill switch stops every sign-in through WorkOS. The rollout itself only routes: a user
+    // outside it who signs in at WorkOS with current credentials is who they say (and a user created
+    // by onWorkosOnlyUser has no legacy credential to be sent back to).
+    const stopped = flags.rolloutFor(user) === 'kill-switch';
     // WorkOS does not always say how the user signed in: unknown counts as a password.
     const byPassword =
       answer.authenticationMethod === undefined || answer.authenticationMethod === 'Password';
-    if (decision.target === 'legacy' && (byPassword || decision.reason === 'kill-switch')) {
+    const decision = stopped
+      ? { target: 'legacy' as const, reason: 'kill-switch' as const }
+      : byPassword
+        ? await decideCredentials(config, user)
+        : null;
+    if (decision?.target === 'legacy') {
       logger.warn(
         { userId: local.id, reason: decision.reason, method: answer.authenticationMethod ?? null },
-        'workos-migrate: an AuthKit sign-in for a user the cutover rule keeps on legacy; refused',
+        'workos-migrate: an AuthKit sign-in whose credentials WorkOS may hold stale, or during the kill switch; refused',
       );
       return refuse(decision.reason as LegacyReason, local.id);
     }
