@@ -2,6 +2,7 @@
 // sign-in (imported password hashes, the sign-in steps, the simulated Google), and the
 // authorization_code grant (single use, 10 minutes, bound to its client, PKCE). Every JSON answer
 // is checked against the OpenAPI spec by the test emulator.
+import { createPublicKey, verify, X509Certificate } from 'node:crypto';
 import { OauthException, WorkOS } from '@workos-inc/node';
 import bcrypt from 'bcryptjs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -397,5 +398,84 @@ describe('hosted sign-up', () => {
       await hostedSignUp(authorizationUrl(), { email: 'new@example.com', password: PASSWORD }),
     );
     expect(again.error).toBe('user_creation_error');
+  });
+});
+
+describe('access tokens (RS256) and the JWKS', () => {
+  const COOKIE_PASSWORD = 'a cookie password of at least 32 chars';
+
+  it('serves the public key at /sso/jwks/{clientId}, so loadSealedSession().authenticate() verifies a session', async () => {
+    const user = await importedUser('ada@example.com');
+    const { code } = expectCode(
+      await hostedPasswordSignIn(authorizationUrl(), { email: 'ada@example.com', password: PASSWORD }),
+    );
+    const session = await t.workos.userManagement.authenticateWithCode({
+      code,
+      clientId: t.emulator.clientId,
+      session: { sealSession: true, cookiePassword: COOKIE_PASSWORD },
+    });
+    const loaded = await t.workos.userManagement
+      .loadSealedSession({ sessionData: session.sealedSession as string, cookiePassword: COOKIE_PASSWORD })
+      .authenticate();
+    expect(loaded).toMatchObject({
+      authenticated: true,
+      sessionId: claims(session.accessToken).sid,
+      user: { id: user.id },
+    });
+
+    // The JWKS answer (spec-checked) carries a certificate for the same key.
+    const response = await fetch(t.workos.userManagement.getJwksUrl(t.emulator.clientId));
+    expect(response.status).toBe(200);
+    const { keys } = (await response.json()) as { keys: { x5c: string[]; n: string; e: string }[] };
+    const key = keys[0] as (typeof keys)[number];
+    const certificate = new X509Certificate(Buffer.from(key.x5c[0] as string, 'base64'));
+    expect(certificate.verify(certificate.publicKey)).toBe(true);
+    expect(certificate.publicKey.export({ format: 'jwk' })).toMatchObject({ n: key.n, e: key.e });
+    expect((await fetch(t.workos.userManagement.getJwksUrl('client_nobody'))).status).toBe(404);
+  });
+
+  it('a token signed by another emulator, or altered, does not verify', async () => {
+    const other = await startTestEmulator();
+    try {
+      await other.workos.userManagement.createUser({
+        email: 'ada@example.com',
+        password: PASSWORD,
+        emailVerified: true,
+      });
+      const foreign = await other.workos.userManagement.authenticateWithPassword({
+        email: 'ada@example.com',
+        password: PASSWORD,
+        clientId: other.emulator.clientId,
+        session: { sealSession: true, cookiePassword: COOKIE_PASSWORD },
+      });
+      // Another key id than this emulator's JWKS has: the SDK (jose) refuses it, as with WorkOS.
+      await expect(
+        t.workos.userManagement
+          .loadSealedSession({
+            sessionData: foreign.sealedSession as string,
+            cookiePassword: COOKIE_PASSWORD,
+          })
+          .authenticate(),
+      ).rejects.toThrow(/no applicable key/);
+    } finally {
+      await other.close();
+    }
+    await importedUser('ada@example.com');
+    const own = await t.workos.userManagement.authenticateWithPassword({
+      email: 'ada@example.com',
+      password: PASSWORD,
+      clientId: t.emulator.clientId,
+    });
+    const response = await fetch(t.workos.userManagement.getJwksUrl(t.emulator.clientId));
+    const { keys } = (await response.json()) as { keys: { kty: string; n: string; e: string }[] };
+    const key = createPublicKey({ key: keys[0] as { kty: string; n: string; e: string }, format: 'jwk' });
+    const [header, payload, signature] = own.accessToken.split('.') as [string, string, string];
+    const verifies = (body: string) =>
+      verify('sha256', Buffer.from(`${header}.${body}`), key, Buffer.from(signature, 'base64url'));
+    expect(verifies(payload)).toBe(true);
+    const altered = Buffer.from(
+      JSON.stringify({ ...claims(own.accessToken), sub: 'user_someone_else' }),
+    ).toString('base64url');
+    expect(verifies(altered)).toBe(false);
   });
 });

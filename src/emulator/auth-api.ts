@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ApiContext, ApiRequest } from './context.js';
 import {
   ApiError,
@@ -19,10 +19,6 @@ import { digestToken, normaliseEmail, type StoredUser } from './store.js';
 const RESET_TTL_MS = 15 * 60 * 1000;
 const ACCESS_TOKEN_TTL_S = 5 * 60;
 
-// Signs the emulator's access tokens. They are JWT-shaped (the SDK decodes them when sealing
-// sessions) but only this process can check them, which is all a rehearsal needs.
-const signingKey = randomBytes(32);
-
 function base64url(value: Buffer | string): string {
   return Buffer.from(value).toString('base64url');
 }
@@ -38,19 +34,15 @@ function accessToken(ctx: ApiContext, userId: string, organizationId: string | n
     const oldest = ctx.sessions.keys().next().value;
     if (oldest !== undefined) ctx.sessions.delete(oldest);
   }
-  const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const payload = base64url(
-    JSON.stringify({
-      iss: 'workos-migrate-emulator',
-      sub: userId,
-      sid: sessionId,
-      ...(organizationId ? { org_id: organizationId } : {}),
-      iat: issuedAt,
-      exp: issuedAt + ACCESS_TOKEN_TTL_S,
-    }),
-  );
-  const signature = base64url(createHmac('sha256', signingKey).update(`${header}.${payload}`).digest());
-  return `${header}.${payload}.${signature}`;
+  // RS256 with the emulator's key, whose public half `GET /sso/jwks/{clientId}` serves.
+  return ctx.signingKey().signJwt({
+    iss: 'workos-migrate-emulator',
+    sub: userId,
+    sid: sessionId,
+    ...(organizationId ? { org_id: organizationId } : {}),
+    iat: issuedAt,
+    exp: issuedAt + ACCESS_TOKEN_TTL_S,
+  });
 }
 
 /** How a session was started, as WorkOS names it in `authentication_method`. */

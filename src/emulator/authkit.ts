@@ -181,7 +181,8 @@ function authorize(ctx: ApiContext, query: URLSearchParams): HostedResult {
     return invalidRequestPage('invalid_request', `Unknown provider ${provider}.`);
   }
   const request: AuthorizationRequest = {
-    id: newId('authorization'),
+    // Random, not a ULID: a monotonic id made in the same millisecond as another is guessable from it.
+    id: `authorization_${randomBytes(16).toString('base64url')}`,
     clientId,
     redirectUri,
     state: query.get('state'),
@@ -521,4 +522,13 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
     return exchangeCode(ctx, req.body);
   }
   return authenticateWithoutCode(ctx, req);
+}
+
+/** `GET /sso/jwks/{clientId}`: the public key access tokens are verified with. */
+export async function jwks(ctx: ApiContext, req: ApiRequest): Promise<ApiResult> {
+  const clientId = req.params.clientId as string;
+  if (!ctx.settings.clientIds.includes(clientId)) {
+    return { status: 404, body: { message: `Client not found: '${clientId}'.` } };
+  }
+  return { status: 200, body: { keys: [ctx.signingKey().jwk] } };
 }

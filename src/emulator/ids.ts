@@ -15,8 +15,7 @@ export function newId(
     | 'org'
     | 'conn'
     | 'radar_challenge'
-    | 'session'
-    | 'authorization',
+    | 'session',
 ): string {
   return `${prefix}_${nextUlid()}`;
 }

@@ -18,6 +18,7 @@ import { newRequestId } from './ids.js';
 import { DEFAULT_API_KEY, DEFAULT_CLIENT_ID, type EmulatorOptions, type ScriptedFault } from './options.js';
 import { KeyedBuckets, TokenBucket } from './rate-limit.js';
 import { checkScriptedFault, type ResolvedRateLimits, resolveOptions } from './settings.js';
+import { lazySigningKey } from './signing.js';
 import { EmulatorStore } from './store.js';
 import type { RequestCounters, RunningEmulator } from './types.js';
 import * as users from './users-api.js';
@@ -52,6 +53,8 @@ const ROUTES: Route[] = [
   { ...route('POST', '/user_management/authenticate', authkit.authenticate, null), keyOptional: true },
   route('POST', '/user_management/sessions/revoke', auth.revokeSession, 'writes'),
   route('GET', '/events', events.listEvents, 'reads'),
+  // Public, as at WorkOS: the SDK fetches it without a key to verify access tokens.
+  { ...route('GET', '/sso/jwks/{clientId}', authkit.jwks, 'reads'), keyOptional: true },
 ];
 
 function matchRoute(method: string, path: string): { route: Route; params: Record<string, string> } | null {
@@ -133,6 +136,7 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     settings,
     sessions: new Map(),
     authkit: authkit.createAuthkitState(),
+    signingKey: lazySigningKey(),
     authenticateWait: (email) => currentBuckets().authenticate?.take(email) ?? 0,
     passwordResetWait: (email) => currentBuckets().passwordReset?.take(email) ?? 0,
   };

@@ -83,7 +83,7 @@ export interface EmulatorRuntimeSettings {
 }
 
 export interface EmulatorControl {
-  /** Forget every user, event, reset token, counter and scripted fault. Settings stay. */
+  /** Forget every user, event, reset token, pending AuthKit sign-in and code, counter and scripted fault. Settings stay. */
   reset(): void;
   seedUsers(users: SeedUser[]): Promise<StoredUserView[]>;
   /** By WorkOS id, external id or email (case-insensitive). */
