@@ -15,7 +15,8 @@ export function newId(
     | 'org'
     | 'conn'
     | 'radar_challenge'
-    | 'session',
+    | 'session'
+    | 'authorization',
 ): string {
   return `${prefix}_${nextUlid()}`;
 }

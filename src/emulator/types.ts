@@ -78,6 +78,8 @@ export interface EmulatorRuntimeSettings {
   passwordHashRanges?: PasswordHashRangesOptions;
   /** Replaces the list of imported hash types read differently at sign-in; `[]` clears it. */
   misreadHashTypes?: MisreadHashType[];
+  /** Replaces AuthKit's accepted redirect URIs; null accepts any absolute http(s) URI. */
+  redirectUris?: string[] | null;
 }
 
 export interface EmulatorControl {
