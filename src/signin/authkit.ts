@@ -201,7 +201,7 @@ type Mapping =
   | { kind: 'linked'; local: LocalUser }
   | {
       kind: 'refused';
-      reason: 'identity-mismatch' | 'not-synced' | 'unknown-workos-user';
+      reason: 'identity-mismatch' | 'not-synced' | 'pending-sync' | 'unknown-workos-user';
       localUserId: string | null;
     }
   /** Linked to nobody and carrying no external id: a user who signed up on AuthKit. */
@@ -233,13 +233,15 @@ async function mapWorkosUser(
     const local = await loadLocalUser(tx, users, localUserSelect(users), linkedId);
     // The local user was deleted (its WorkOS delete pending or held): nobody to sign in, nobody to create.
     if (!local) return { kind: 'refused', reason: 'unknown-workos-user', localUserId: null };
-    const agrees =
-      workosUser.externalId === `${externalIdPrefix}${linkedId}` &&
+    const linkAgrees =
       (columnRow === undefined || columnRow.id === linkedId) &&
       (local.workosUserId === null || local.workosUserId === workosUser.id);
-    return agrees
-      ? { kind: 'linked', local }
-      : { kind: 'refused', reason: 'identity-mismatch', localUserId: linkedId };
+    if (linkAgrees && workosUser.externalId === `${externalIdPrefix}${linkedId}`)
+      return { kind: 'linked', local };
+    // Linked here but no external_id yet (onWorkosOnlyUser's call after its commit failed, or is in
+    // flight): refused until the worker's verifying sync sets it, as any queued change is.
+    const unset = linkAgrees && !workosUser.externalId;
+    return { kind: 'refused', reason: unset ? 'pending-sync' : 'identity-mismatch', localUserId: linkedId };
   }
   const claimant = columnRow?.id ?? claimed;
   if (claimant !== null) {
@@ -419,8 +421,12 @@ export async function completeSignIn(
       { workosUserId: workosUser.id, localUserId: mapping.localUserId, reason: mapping.reason },
       'workos-migrate: an AuthKit sign-in maps to no local user it is linked to; refused',
     );
-    // The links disagree: re-read the WorkOS user rather than trust the last-synced values.
-    if (mapping.reason === 'identity-mismatch' && mapping.localUserId !== null)
+    // The links disagree, or external_id is missing: re-read the WorkOS user rather than trust the
+    // last-synced values (the verifying sync also sets a missing external_id).
+    if (
+      (mapping.reason === 'identity-mismatch' || mapping.reason === 'pending-sync') &&
+      mapping.localUserId !== null
+    )
       await requeueForVerification(db, mapping.localUserId, false);
     return refuse(mapping.reason, mapping.localUserId);
   }
