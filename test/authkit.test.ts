@@ -160,6 +160,8 @@ beforeAll(async () => {
   adopting = await buildApp({
     redirectUri: REDIRECT_URI,
     onWorkosOnlyUser: async ({ workosUser, tx }) => {
+      // The app's own policy: this one refuses some signups.
+      if (workosUser.email.startsWith('refused')) return null;
       const { sql } = await import('drizzle-orm');
       const result = (await tx.execute(
         sql`INSERT INTO users (email, first_name, last_name, email_verified)
@@ -590,6 +592,31 @@ describe('WorkOS-only users (signed up on AuthKit)', () => {
     });
     expect(created).toEqual([result.localUserId]);
     expect(await localRows('wanda@example.com')).toHaveLength(1);
+  });
+
+  it('when onWorkosOnlyUser refuses (null): unknown-workos-user, and nothing written', async () => {
+    const { query, pending } = await signUpCode(adopting, 'refused@example.com');
+    expect(await callback(adopting, query, pending)).toEqual({
+      ok: false,
+      reason: 'unknown-workos-user',
+      localUserId: null,
+    });
+    expect(await localRows('refused@example.com')).toEqual([]);
+    expect(await app.exec('SELECT user_id FROM workos_migrate.sync_state')).toEqual([]);
+  });
+
+  it('the WorkOS user of a deleted local user (its delete still queued) is never re-created locally', async () => {
+    const user = await syncedUser('gone');
+    await driver.worker.stop();
+    await app.exec('DELETE FROM users WHERE id = $1', [user.id]);
+    const { query, pending } = await passwordCode(adopting, user.email, user.pass);
+    expect(await callback(adopting, query, pending)).toEqual({
+      ok: false,
+      reason: 'unknown-workos-user',
+      localUserId: null,
+    });
+    expect(created).toEqual([]);
+    expect(await localRows(user.email)).toEqual([]);
   });
 
   it('two callbacks for one WorkOS-only user at once create one local row', async () => {
