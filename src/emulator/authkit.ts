@@ -15,6 +15,7 @@ import {
   stepFor,
 } from './auth-api.js';
 import type { ApiContext, ApiRequest } from './context.js';
+import { EMULATOR_ONE_TIME_CODE } from './hosted-client.js';
 import {
   errorPage,
   oauthProviderPage,
@@ -34,12 +35,6 @@ export const AUTHORIZATION_CODE_TTL_MS = 10 * 60 * 1000;
 const AUTHORIZATION_REQUEST_TTL_MS = 30 * 60 * 1000;
 /** Pending requests and codes kept at most; the oldest are forgotten first. */
 const MAX_PENDING = 10_000;
-/**
- * The one-time code every code step accepts (email verification, MFA, Radar): the emulator sends
- * no email and holds no authenticator secret, so the page says the code.
- */
-export const EMULATOR_ONE_TIME_CODE = '123456';
-
 /** The OAuth providers `provider` may name (the spec's enum), with the name their page shows. */
 const OAUTH_PROVIDERS: Record<string, string> = {
   AppleOAuth: 'Apple',
