@@ -520,6 +520,8 @@ describe('completeSignIn: the callback', () => {
     const byGoogle = await googleCode(plain, social.email);
     await driver.worker.stop();
     await app.exec('UPDATE users SET disabled = true WHERE id IN ($1, $2)', [user.id, social.id]);
+    const revokes = () => t.emulator.control.counters().byRoute['POST /user_management/sessions/revoke'] ?? 0;
+    const revokedBefore = revokes();
     expect(await callback(plain, byPassword.query, byPassword.pending)).toEqual({
       ok: false,
       reason: 'disabled',
@@ -530,6 +532,8 @@ describe('completeSignIn: the callback', () => {
       reason: 'disabled',
       localUserId: social.id,
     });
+    // The sessions WorkOS opened for the refused sign-ins are ended.
+    expect(revokes() - revokedBefore).toBe(2);
   });
 
   it('the kill switch refuses every AuthKit sign-in, social ones too', async () => {

@@ -20,6 +20,7 @@ import { environmentOf } from '../sync/worker.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { decideCredentials, decideCutover, type LegacyReason } from './cutover.js';
 import { type LoginReason, SIGN_IN_STEPS } from './login.js';
+import { endSession } from './shadow.js';
 
 /**
  * What the app stores for the browser that asked to sign in (its session, or an httpOnly cookie only
@@ -414,6 +415,11 @@ export async function completeSignIn(
     return refuse('invalid-code', null);
   }
   const workosUser = answer.user;
+  /** Refused after WorkOS opened a session: it is ended, so nothing that signed in stays signed in. */
+  const refuseSession = async (reason: CompleteSignInReason, localUserId: string | null) => {
+    await endSession(workos, logger, answer.accessToken, 'a refused AuthKit sign-in');
+    return refuse(reason, localUserId);
+  };
   let mapping: { kind: 'created'; local: LocalUser } | Mapping = await mapWorkosUser(config, db, workosUser);
   if (mapping.kind === 'workos-only') mapping = await createLinkedUser(deps, workosUser);
   if (mapping.kind === 'refused') {
@@ -428,12 +434,12 @@ export async function completeSignIn(
       mapping.localUserId !== null
     )
       await requeueForVerification(db, mapping.localUserId, false);
-    return refuse(mapping.reason, mapping.localUserId);
+    return refuseSession(mapping.reason, mapping.localUserId);
   }
-  if (mapping.kind === 'workos-only') return refuse('unknown-workos-user', null);
+  if (mapping.kind === 'workos-only') return refuseSession('unknown-workos-user', null);
   let sessionFor = workosUser;
   const local = mapping.local;
-  if (local.disabled) return refuse('disabled', local.id);
+  if (local.disabled) return refuseSession('disabled', local.id);
   if (mapping.kind === 'created') {
     // The row did not exist before this sign-in, so no legacy credential can be newer than WorkOS's.
     try {
@@ -467,7 +473,7 @@ export async function completeSignIn(
         { userId: local.id, reason: decision.reason, method: answer.authenticationMethod ?? null },
         'workos-migrate: an AuthKit sign-in whose credentials WorkOS may hold stale, or during the kill switch; refused',
       );
-      return refuse(decision.reason as LegacyReason, local.id);
+      return refuseSession(decision.reason as LegacyReason, local.id);
     }
     await db.execute(
       sql`UPDATE workos_migrate.sync_state SET workos_signed_in_at = now()
