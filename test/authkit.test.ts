@@ -163,9 +163,13 @@ beforeAll(async () => {
       // The app's own policy: this one refuses some signups.
       if (workosUser.email.startsWith('refused')) return null;
       const { sql } = await import('drizzle-orm');
+      // A buggy app that gives the new row a password of its own.
+      const hash = workosUser.email.startsWith('hashed')
+        ? bcrypt.hashSync('not-the-users-password', 4)
+        : null;
       const result = (await tx.execute(
-        sql`INSERT INTO users (email, first_name, last_name, email_verified)
-            VALUES (${workosUser.email}, ${workosUser.firstName}, ${workosUser.lastName}, ${workosUser.emailVerified})
+        sql`INSERT INTO users (email, first_name, last_name, email_verified, password_hash)
+            VALUES (${workosUser.email}, ${workosUser.firstName}, ${workosUser.lastName}, ${workosUser.emailVerified}, ${hash})
             RETURNING id::text AS id`,
       )) as { id: string }[] | { rows: { id: string }[] };
       const rows = Array.isArray(result) ? result : result.rows;
@@ -606,6 +610,15 @@ describe('WorkOS-only users (signed up on AuthKit)', () => {
       localUserId: null,
     });
     expect(await localRows('refused@example.com')).toEqual([]);
+    expect(await app.exec('SELECT user_id FROM workos_migrate.sync_state')).toEqual([]);
+  });
+
+  it('a row created with a password hash is refused and rolled back: its sync would replace the password the user chose at WorkOS', async () => {
+    const { query, pending } = await signUpCode(adopting, 'hashed@example.com');
+    const res = await adopting.inject({ method: 'POST', url: '/callback', payload: { ...query, pending } });
+    expect(res.statusCode).toBe(500);
+    expect(logs.some((line) => line.includes('authkit.onWorkosOnlyUser created local user'))).toBe(true);
+    expect(await localRows('hashed@example.com')).toEqual([]);
     expect(await app.exec('SELECT user_id FROM workos_migrate.sync_state')).toEqual([]);
   });
 

@@ -318,6 +318,13 @@ async function createLinkedUser(
           `answered local user ${localUserId}, which is not in the users table inside the transaction it was given; insert the row with that tx`,
         );
       }
+      // Its first sync would send that hash to WorkOS in place of the password the user chose there.
+      if (local.passwordHash) {
+        throw new ConfigError(
+          'authkit.onWorkosOnlyUser',
+          `created local user ${localUserId} with a password hash; create it without one (WorkOS holds this user's credentials)`,
+        );
+      }
       const [stateRow] = await query<{ workos_user_id: string }>(
         tx,
         sql`SELECT workos_user_id FROM workos_migrate.sync_state WHERE user_id = ${localUserId}`,
