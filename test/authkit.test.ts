@@ -5,7 +5,9 @@
 // Through Fastify routes calling `request.workosMigrate`; the real SDK drives the emulator.
 import { createHash, randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
+import express from 'express';
 import Fastify, { type FastifyInstance } from 'fastify';
+import request from 'supertest';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type {
   CompleteSignInResult,
@@ -15,8 +17,10 @@ import type {
   WorkosMigrate,
   WorkosMigrateConfig,
 } from 'workos-migrate';
+import { createWorkosMigrateMiddleware } from 'workos-migrate/express';
 import workosMigrate from 'workos-migrate/fastify';
 import { type AppDatabase, engine, engineConfig, openPostgres } from './helpers/app.js';
+import { expectCode, hostedGoogleSignIn, hostedPasswordSignIn, hostedSignUp } from './helpers/authkit.js';
 import { startTestEmulator, type TestEmulator } from './helpers/emulator.js';
 
 let app: AppDatabase & { url: string };
@@ -156,10 +160,16 @@ beforeAll(async () => {
   adopting = await buildApp({
     redirectUri: REDIRECT_URI,
     onWorkosOnlyUser: async ({ workosUser, tx }) => {
+      // The app's own policy: this one refuses some signups.
+      if (workosUser.email.startsWith('refused')) return null;
       const { sql } = await import('drizzle-orm');
+      // A buggy app that gives the new row a password of its own.
+      const hash = workosUser.email.startsWith('hashed')
+        ? bcrypt.hashSync('not-the-users-password', 4)
+        : null;
       const result = (await tx.execute(
-        sql`INSERT INTO users (email, first_name, last_name, email_verified)
-            VALUES (${workosUser.email}, ${workosUser.firstName}, ${workosUser.lastName}, ${workosUser.emailVerified})
+        sql`INSERT INTO users (email, first_name, last_name, email_verified, password_hash)
+            VALUES (${workosUser.email}, ${workosUser.firstName}, ${workosUser.lastName}, ${workosUser.emailVerified}, ${hash})
             RETURNING id::text AS id`,
       )) as { id: string }[] | { rows: { id: string }[] };
       const rows = Array.isArray(result) ? result : result.rows;
@@ -285,6 +295,41 @@ describe('signIn: identifier-first routing', () => {
   });
 });
 
+describe('Express', () => {
+  it('req.workosMigrate has the same signIn and completeSignIn', async () => {
+    const user = await syncedUser('express');
+    const { worker: _worker, ...config } = engineConfig(app.db, t.emulator);
+    const mw = createWorkosMigrateMiddleware({ ...config, authkit: { redirectUri: REDIRECT_URI } });
+    try {
+      const server = express();
+      server.use(express.json());
+      server.use(mw);
+      server.post('/sign-in', async (req, res) => {
+        res.json(await req.workosMigrate.signIn({ email: (req.body as { email: string }).email }));
+      });
+      server.post('/callback', async (req, res) => {
+        res.json(
+          await req.workosMigrate.completeSignIn(
+            req.body as Parameters<typeof req.workosMigrate.completeSignIn>[0],
+          ),
+        );
+      });
+      const routed = (await request(server).post('/sign-in').send({ email: user.email })).body as SignInRoute;
+      expect(routed).toMatchObject({ side: 'workos', reason: 'in-rollout', localUserId: user.id });
+      const forged = await request(server)
+        .post('/callback')
+        .send({
+          code: 'code_x',
+          state: 'not-the-stored-one',
+          pending: (routed as { pending: PendingSignIn }).pending,
+        });
+      expect(forged.body).toEqual({ ok: false, reason: 'state-mismatch', localUserId: null });
+    } finally {
+      await mw.stop();
+    }
+  });
+});
+
 describe('completeSignIn: the state check', () => {
   it('a callback whose state is not the one stored for this browser is state-mismatch, before any exchange', async () => {
     const user = await syncedUser('csrf');
@@ -332,5 +377,308 @@ describe('options', () => {
       /authkit\.onWorkosOnlyUser must be a function/,
     );
     expect(await register({ redirectUri: REDIRECT_URI })).toBeNull();
+  });
+});
+
+/** signIn, the hosted page with a password, and the redirect's code and state. */
+async function passwordCode(fastify: FastifyInstance, email: string, pass: string) {
+  secrets.add(pass);
+  const answer = workosRoute(await route(fastify, email));
+  const redirect = expectCode(await hostedPasswordSignIn(answer.url, { email, password: pass }));
+  expect(redirect.location.startsWith(REDIRECT_URI)).toBe(true);
+  return { query: { code: redirect.code, state: redirect.state ?? '' }, pending: answer.pending };
+}
+
+/** signIn, then "Continue with Google" on the hosted page. */
+async function googleCode(fastify: FastifyInstance, email: string) {
+  const answer = workosRoute(await route(fastify, email));
+  const redirect = expectCode(await hostedGoogleSignIn(answer.url, { email }));
+  return { query: { code: redirect.code, state: redirect.state ?? '' }, pending: answer.pending };
+}
+
+async function syncState(id: string) {
+  const [row] = await app.exec(
+    'SELECT workos_user_id, workos_signed_in_at, password_state FROM workos_migrate.sync_state WHERE user_id = $1',
+    [id],
+  );
+  return row;
+}
+
+/**
+ * An authorization URL built with the SDK directly, as someone who skips signIn would (signIn routes
+ * the user to legacy): answers it and what a browser that made it would have stored.
+ */
+async function directAuthorize(): Promise<{ url: string; pending: PendingSignIn }> {
+  const pkce = await t.workos.pkce.generate();
+  const state = randomBytes(24).toString('base64url');
+  secrets.add(pkce.codeVerifier);
+  const url = t.workos.userManagement.getAuthorizationUrl({
+    provider: 'authkit',
+    clientId: t.emulator.clientId,
+    redirectUri: REDIRECT_URI,
+    state,
+    codeChallenge: pkce.codeChallenge,
+    codeChallengeMethod: 'S256',
+  });
+  return { url, pending: { state, codeVerifier: pkce.codeVerifier } };
+}
+
+describe('completeSignIn: the callback', () => {
+  it('a synced user signs in on the hosted page and comes back as the linked local user, with tokens, a sealed session and the sign-in recorded', async () => {
+    const user = await syncedUser('hosted');
+    const linked = (await syncState(user.id))?.workos_user_id;
+    const { query, pending } = await passwordCode(plain, user.email, user.pass);
+    const result = await callback(plain, query, pending);
+    expect(result).toMatchObject({
+      ok: true,
+      reason: 'authenticated',
+      localUserId: user.id,
+      workosUser: { id: linked, externalId: `app_${user.id}` },
+      authenticationMethod: 'Password',
+    });
+    if (!result.ok) throw new Error('unreachable');
+    expect(result.accessToken).toBeTruthy();
+    expect(result.refreshToken).toBeTruthy();
+    // The SDK's own helper opens what the library sealed with the cookie password.
+    const session = await t.workos.userManagement.getSessionFromCookie({
+      sessionData: result.sealedSession as string,
+      cookiePassword: COOKIE_PASSWORD,
+    });
+    expect(session?.user.id).toBe(linked);
+    expect((await syncState(user.id))?.workos_signed_in_at).not.toBeNull();
+  });
+
+  it('a replayed code is invalid-code: the second exchange signs nobody in', async () => {
+    const user = await syncedUser('replay');
+    const { query, pending } = await passwordCode(plain, user.email, user.pass);
+    expect(await callback(plain, query, pending)).toMatchObject({ ok: true, localUserId: user.id });
+    expect(await callback(plain, query, pending)).toEqual({
+      ok: false,
+      reason: 'invalid-code',
+      localUserId: null,
+    });
+  });
+
+  it("a code exchanged with another sign-in's verifier is refused by WorkOS (PKCE), not signed in", async () => {
+    const user = await syncedUser('pkce');
+    const first = await passwordCode(plain, user.email, user.pass);
+    const other = workosRoute(await route(plain, user.email));
+    // The state is right (the attacker copied it), the verifier is not the one the code was issued for.
+    const result = await callback(plain, first.query, { ...other.pending, state: first.pending.state });
+    expect(result).toMatchObject({ ok: false, reason: 'invalid-code' });
+  });
+
+  it('a code for a WorkOS user linked to another local user is identity-mismatch: signed in as neither', async () => {
+    const alice = await syncedUser('alice');
+    const bob = await syncedUser('bob');
+    const aliceWorkos = (await syncState(alice.id))?.workos_user_id as string;
+    const bobWorkos = (await syncState(bob.id))?.workos_user_id as string;
+    // Someone pointed Alice's WorkOS user at Bob (an admin script, a bad manual link).
+    await t.workos.userManagement.updateUser({ userId: bobWorkos, externalId: 'elsewhere_1' });
+    await t.workos.userManagement.updateUser({ userId: aliceWorkos, externalId: `app_${bob.id}` });
+    const { query, pending } = await passwordCode(plain, alice.email, alice.pass);
+    const result = await callback(plain, query, pending);
+    expect(result).toEqual({ ok: false, reason: 'identity-mismatch', localUserId: alice.id });
+    // And the user is queued for the worker to re-check against WorkOS.
+    expect(logs.some((line) => line.includes('maps to no local user it is linked to'))).toBe(true);
+  });
+
+  it('a password change still queued (WorkOS holds the old password) refuses a sign-in with the old one: pending-sync', async () => {
+    const user = await syncedUser('stale');
+    await driver.worker.stop();
+    const newPass = password();
+    await app.exec('UPDATE users SET password_hash = $1 WHERE id = $2', [
+      bcrypt.hashSync(newPass, 4),
+      user.id,
+    ]);
+    // signIn itself sends this user to legacy now; an attacker with the old password goes to AuthKit directly.
+    expect(await route(plain, user.email)).toMatchObject({ side: 'legacy', reason: 'pending-sync' });
+    const direct = await directAuthorize();
+    const redirect = expectCode(
+      await hostedPasswordSignIn(direct.url, { email: user.email, password: user.pass }),
+    );
+    const result = await callback(
+      plain,
+      { code: redirect.code, state: redirect.state ?? '' },
+      direct.pending,
+    );
+    expect(result).toEqual({ ok: false, reason: 'pending-sync', localUserId: user.id });
+    expect((await syncState(user.id))?.workos_signed_in_at).toBeNull();
+  });
+
+  it('a social sign-in is not refused for a pending profile change, and a social user signs in through the simulated Google', async () => {
+    const social = await socialUser('gina');
+    const { query, pending } = await googleCode(plain, social.email);
+    await driver.worker.stop();
+    await app.exec("UPDATE users SET first_name = 'Gina' WHERE id = $1", [social.id]);
+    const result = await callback(plain, query, pending);
+    expect(result).toMatchObject({ ok: true, localUserId: social.id, authenticationMethod: 'GoogleOAuth' });
+  });
+
+  it('a disabled user is refused whatever WorkOS says: password and Google sign-ins', async () => {
+    const user = await syncedUser('dora');
+    const social = await socialUser('dora-social');
+    // Codes obtained first (signIn routes disabled users to legacy), then the users are disabled
+    // before the worker could revoke anything at WorkOS.
+    const byPassword = await passwordCode(plain, user.email, user.pass);
+    const byGoogle = await googleCode(plain, social.email);
+    await driver.worker.stop();
+    await app.exec('UPDATE users SET disabled = true WHERE id IN ($1, $2)', [user.id, social.id]);
+    const revokes = () => t.emulator.control.counters().byRoute['POST /user_management/sessions/revoke'] ?? 0;
+    const revokedBefore = revokes();
+    expect(await callback(plain, byPassword.query, byPassword.pending)).toEqual({
+      ok: false,
+      reason: 'disabled',
+      localUserId: user.id,
+    });
+    expect(await callback(plain, byGoogle.query, byGoogle.pending)).toEqual({
+      ok: false,
+      reason: 'disabled',
+      localUserId: social.id,
+    });
+    // The sessions WorkOS opened for the refused sign-ins are ended.
+    expect(revokes() - revokedBefore).toBe(2);
+  });
+
+  it('the kill switch refuses every AuthKit sign-in, social ones too', async () => {
+    const social = await socialUser('kenny');
+    const { query, pending } = await googleCode(plain, social.email);
+    await plain.workosMigrate.flags.setRollout(0);
+    expect(await callback(plain, query, pending)).toEqual({
+      ok: false,
+      reason: 'kill-switch',
+      localUserId: social.id,
+    });
+  });
+});
+
+describe('WorkOS-only users (signed up on AuthKit)', () => {
+  beforeEach(async () => {
+    await adopting.workosMigrate.flags.setRollout(100);
+  });
+
+  async function signUpCode(fastify: FastifyInstance, email: string, routed = true) {
+    const pass = password();
+    const answer = routed ? workosRoute(await route(fastify, email)) : await directAuthorize();
+    const redirect = expectCode(
+      await hostedSignUp(answer.url, { email, password: pass, firstName: 'Wanda' }),
+    );
+    return { query: { code: redirect.code, state: redirect.state ?? '' }, pending: answer.pending, pass };
+  }
+
+  it('without onWorkosOnlyUser: unknown-workos-user, and no local row', async () => {
+    const { query, pending } = await signUpCode(plain, 'newcomer@example.com');
+    expect(await callback(plain, query, pending)).toEqual({
+      ok: false,
+      reason: 'unknown-workos-user',
+      localUserId: null,
+    });
+    expect(await localRows('newcomer@example.com')).toEqual([]);
+  });
+
+  it('with onWorkosOnlyUser: the row is created and linked in one step, external_id set, the worker updates instead of creating, the next sign-in is the same user', async () => {
+    const { query, pending, pass } = await signUpCode(adopting, 'wanda@example.com');
+    const result = await callback(adopting, query, pending);
+    expect(result).toMatchObject({ ok: true, created: true, authenticationMethod: 'Password' });
+    if (!result.ok) throw new Error('unreachable');
+    const rows = await localRows('wanda@example.com');
+    expect(rows).toEqual([{ id: result.localUserId, workos_user_id: result.workosUser.id }]);
+    expect(await syncState(result.localUserId)).toMatchObject({
+      workos_user_id: result.workosUser.id,
+      password_state: 'no_local_password',
+    });
+    const remote = await t.workos.userManagement.getUser(result.workosUser.id);
+    expect(remote.externalId).toBe(`app_${result.localUserId}`);
+    // The worker's sync of the new row finds the link: no second WorkOS user, the password untouched.
+    await sync(result.localUserId);
+    const list = await t.workos.userManagement.listUsers({ email: 'wanda@example.com' });
+    expect(list.data.map((u) => u.id)).toEqual([result.workosUser.id]);
+    const again = await passwordCode(adopting, 'wanda@example.com', pass);
+    expect(await callback(adopting, again.query, again.pending)).toMatchObject({
+      ok: true,
+      localUserId: result.localUserId,
+    });
+    expect(created).toEqual([result.localUserId]);
+    expect(await localRows('wanda@example.com')).toHaveLength(1);
+  });
+
+  it('when onWorkosOnlyUser refuses (null): unknown-workos-user, and nothing written', async () => {
+    const { query, pending } = await signUpCode(adopting, 'refused@example.com');
+    expect(await callback(adopting, query, pending)).toEqual({
+      ok: false,
+      reason: 'unknown-workos-user',
+      localUserId: null,
+    });
+    expect(await localRows('refused@example.com')).toEqual([]);
+    expect(await app.exec('SELECT user_id FROM workos_migrate.sync_state')).toEqual([]);
+  });
+
+  it('a row created with a password hash is refused and rolled back: its sync would replace the password the user chose at WorkOS', async () => {
+    const { query, pending } = await signUpCode(adopting, 'hashed@example.com');
+    const res = await adopting.inject({ method: 'POST', url: '/callback', payload: { ...query, pending } });
+    expect(res.statusCode).toBe(500);
+    expect(logs.some((line) => line.includes('authkit.onWorkosOnlyUser created local user'))).toBe(true);
+    expect(await localRows('hashed@example.com')).toEqual([]);
+    expect(await app.exec('SELECT user_id FROM workos_migrate.sync_state')).toEqual([]);
+  });
+
+  it('the WorkOS user of a deleted local user (its delete still queued) is never re-created locally', async () => {
+    const user = await syncedUser('gone');
+    await driver.worker.stop();
+    await app.exec('DELETE FROM users WHERE id = $1', [user.id]);
+    const { query, pending } = await passwordCode(adopting, user.email, user.pass);
+    expect(await callback(adopting, query, pending)).toEqual({
+      ok: false,
+      reason: 'unknown-workos-user',
+      localUserId: null,
+    });
+    expect(created).toEqual([]);
+    expect(await localRows(user.email)).toEqual([]);
+  });
+
+  it('two callbacks for one WorkOS-only user at once create one local row', async () => {
+    const first = await signUpCode(adopting, 'twice@example.com');
+    const second = await passwordCode(adopting, 'twice@example.com', first.pass);
+    const results = await Promise.all([
+      callback(adopting, first.query, first.pending),
+      callback(adopting, second.query, second.pending),
+    ]);
+    // The second finds the first one's link; it may be refused as pending-sync until the worker ran.
+    expect(results.some((r) => r.ok)).toBe(true);
+    for (const r of results) if (!r.ok) expect(r.reason).toBe('pending-sync');
+    const ids = new Set(results.map((r) => r.localUserId));
+    expect(ids.size).toBe(1);
+    expect(created).toHaveLength(1);
+    expect(await localRows('twice@example.com')).toHaveLength(1);
+  });
+
+  it('a WorkOS user whose email a local user already has is not a new account: no callback, not-synced', async () => {
+    await driver.worker.stop();
+    await insertUser({ email: 'taken@example.com', email_verified: true });
+    const { query, pending } = await signUpCode(adopting, 'taken@example.com', false);
+    expect(await callback(adopting, query, pending)).toMatchObject({ ok: false, reason: 'not-synced' });
+    expect(created).toEqual([]);
+    expect(await localRows('taken@example.com')).toHaveLength(1);
+  });
+
+  it('when setting external_id fails the link stands and the worker sets it', async () => {
+    t.emulator.control.script({
+      kind: 'error',
+      method: 'PUT',
+      path: '/user_management/users/',
+      status: 500,
+      count: 1,
+    });
+    await driver.worker.stop();
+    const { query, pending } = await signUpCode(adopting, 'later@example.com');
+    const result = await callback(adopting, query, pending);
+    expect(result).toMatchObject({ ok: true, created: true });
+    if (!result.ok) throw new Error('unreachable');
+    expect((await t.workos.userManagement.getUser(result.workosUser.id)).externalId).toBeNull();
+    await driver.worker.start();
+    await sync(result.localUserId);
+    expect((await t.workos.userManagement.getUser(result.workosUser.id)).externalId).toBe(
+      `app_${result.localUserId}`,
+    );
   });
 });

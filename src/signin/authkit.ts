@@ -20,6 +20,7 @@ import { environmentOf } from '../sync/worker.js';
 import { classifyWorkosError } from '../workos/client.js';
 import { decideCredentials, decideCutover, type LegacyReason } from './cutover.js';
 import { type LoginReason, SIGN_IN_STEPS } from './login.js';
+import { endSession } from './shadow.js';
 
 /**
  * What the app stores for the browser that asked to sign in (its session, or an httpOnly cookie only
@@ -201,7 +202,7 @@ type Mapping =
   | { kind: 'linked'; local: LocalUser }
   | {
       kind: 'refused';
-      reason: 'identity-mismatch' | 'not-synced' | 'unknown-workos-user';
+      reason: 'identity-mismatch' | 'not-synced' | 'pending-sync' | 'unknown-workos-user';
       localUserId: string | null;
     }
   /** Linked to nobody and carrying no external id: a user who signed up on AuthKit. */
@@ -233,13 +234,15 @@ async function mapWorkosUser(
     const local = await loadLocalUser(tx, users, localUserSelect(users), linkedId);
     // The local user was deleted (its WorkOS delete pending or held): nobody to sign in, nobody to create.
     if (!local) return { kind: 'refused', reason: 'unknown-workos-user', localUserId: null };
-    const agrees =
-      workosUser.externalId === `${externalIdPrefix}${linkedId}` &&
+    const linkAgrees =
       (columnRow === undefined || columnRow.id === linkedId) &&
       (local.workosUserId === null || local.workosUserId === workosUser.id);
-    return agrees
-      ? { kind: 'linked', local }
-      : { kind: 'refused', reason: 'identity-mismatch', localUserId: linkedId };
+    if (linkAgrees && workosUser.externalId === `${externalIdPrefix}${linkedId}`)
+      return { kind: 'linked', local };
+    // Linked here but no external_id yet (onWorkosOnlyUser's call after its commit failed, or is in
+    // flight): refused until the worker's verifying sync sets it, as any queued change is.
+    const unset = linkAgrees && !workosUser.externalId;
+    return { kind: 'refused', reason: unset ? 'pending-sync' : 'identity-mismatch', localUserId: linkedId };
   }
   const claimant = columnRow?.id ?? claimed;
   if (claimant !== null) {
@@ -313,6 +316,13 @@ async function createLinkedUser(
         throw new ConfigError(
           'authkit.onWorkosOnlyUser',
           `answered local user ${localUserId}, which is not in the users table inside the transaction it was given; insert the row with that tx`,
+        );
+      }
+      // Its first sync would send that hash to WorkOS in place of the password the user chose there.
+      if (local.passwordHash) {
+        throw new ConfigError(
+          'authkit.onWorkosOnlyUser',
+          `created local user ${localUserId} with a password hash; create it without one (WorkOS holds this user's credentials)`,
         );
       }
       const [stateRow] = await query<{ workos_user_id: string }>(
@@ -412,6 +422,11 @@ export async function completeSignIn(
     return refuse('invalid-code', null);
   }
   const workosUser = answer.user;
+  /** Refused after WorkOS opened a session: it is ended, so nothing that signed in stays signed in. */
+  const refuseSession = async (reason: CompleteSignInReason, localUserId: string | null) => {
+    await endSession(workos, logger, answer.accessToken, 'a refused AuthKit sign-in');
+    return refuse(reason, localUserId);
+  };
   let mapping: { kind: 'created'; local: LocalUser } | Mapping = await mapWorkosUser(config, db, workosUser);
   if (mapping.kind === 'workos-only') mapping = await createLinkedUser(deps, workosUser);
   if (mapping.kind === 'refused') {
@@ -419,15 +434,19 @@ export async function completeSignIn(
       { workosUserId: workosUser.id, localUserId: mapping.localUserId, reason: mapping.reason },
       'workos-migrate: an AuthKit sign-in maps to no local user it is linked to; refused',
     );
-    // The links disagree: re-read the WorkOS user rather than trust the last-synced values.
-    if (mapping.reason === 'identity-mismatch' && mapping.localUserId !== null)
+    // The links disagree, or external_id is missing: re-read the WorkOS user rather than trust the
+    // last-synced values (the verifying sync also sets a missing external_id).
+    if (
+      (mapping.reason === 'identity-mismatch' || mapping.reason === 'pending-sync') &&
+      mapping.localUserId !== null
+    )
       await requeueForVerification(db, mapping.localUserId, false);
-    return refuse(mapping.reason, mapping.localUserId);
+    return refuseSession(mapping.reason, mapping.localUserId);
   }
-  if (mapping.kind === 'workos-only') return refuse('unknown-workos-user', null);
+  if (mapping.kind === 'workos-only') return refuseSession('unknown-workos-user', null);
   let sessionFor = workosUser;
   const local = mapping.local;
-  if (local.disabled) return refuse('disabled', local.id);
+  if (local.disabled) return refuseSession('disabled', local.id);
   if (mapping.kind === 'created') {
     // The row did not exist before this sign-in, so no legacy credential can be newer than WorkOS's.
     try {
@@ -461,7 +480,7 @@ export async function completeSignIn(
         { userId: local.id, reason: decision.reason, method: answer.authenticationMethod ?? null },
         'workos-migrate: an AuthKit sign-in whose credentials WorkOS may hold stale, or during the kill switch; refused',
       );
-      return refuse(decision.reason as LegacyReason, local.id);
+      return refuseSession(decision.reason as LegacyReason, local.id);
     }
     await db.execute(
       sql`UPDATE workos_migrate.sync_state SET workos_signed_in_at = now()
