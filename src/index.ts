@@ -1,4 +1,5 @@
 export {
+  type AuthkitOptions,
   type CutoverOptions,
   defineConfig,
   type FlagsOptions,
@@ -10,6 +11,7 @@ export {
   type WorkerOptions,
   type WorkosMigrateConfig,
   type WorkosMigrateConfigWithoutDb,
+  type WorkosOnlyUser,
 } from './core/config.js';
 export type { DrizzleDatabase, DrizzleTransaction } from './core/db.js';
 export { ConfigError, DatabaseError, type ReasonCode, WorkosMigrateError } from './core/errors.js';
@@ -21,6 +23,11 @@ export {
   type UsersMappingInput,
 } from './core/mapping.js';
 export {
+  type CompleteSignInFailure,
+  type CompleteSignInInput,
+  type CompleteSignInReason,
+  type CompleteSignInResult,
+  type CompleteSignInSuccess,
   type CutoverDecision,
   createWorkosMigrate,
   type DeadLetter,
@@ -33,6 +40,9 @@ export {
   type LoginResult,
   type MigrationStatus,
   type MigrationStatusWithFlags,
+  type PendingSignIn,
+  type SignInInput,
+  type SignInRoute,
   type SyncResult,
   type WorkosMigrate,
 } from './sync/index.js';

@@ -1,4 +1,5 @@
-import { type DrizzleDatabase, withDatabaseErrors } from './db.js';
+import type { User } from '@workos-inc/node';
+import { type DrizzleDatabase, type DrizzleTransaction, withDatabaseErrors } from './db.js';
 import { ConfigError } from './errors.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { UsersMapping } from './mapping.js';
@@ -110,6 +111,36 @@ export interface CutoverOptions {
   requireProvenFormats?: boolean | ProvenFormatsOptions;
 }
 
+/** What `authkit.onWorkosOnlyUser` is given: a WorkOS user no local user is linked to. */
+export interface WorkosOnlyUser {
+  /** The WorkOS user who signed in (signed up on AuthKit, or a social sign-in WorkOS created). */
+  workosUser: User;
+  /**
+   * The transaction the library links the new row in: create the local row with it (your Drizzle
+   * transaction; cast it to your database's type to use the query builder).
+   */
+  tx: DrizzleTransaction;
+}
+
+/** AuthKit sign-ins: `signIn()` / `completeSignIn()`. Needs `workos.clientId`. */
+export interface AuthkitOptions {
+  /** Where AuthKit sends the browser back (`?code=&state=`); `signIn({ redirectUri })` overrides it. */
+  redirectUri?: string | undefined;
+  /**
+   * Seals the AuthKit session into a cookie value (`completeSignIn` answers `sealedSession`), with the
+   * SDK's session helpers. At least 32 characters. Default: no sealed session.
+   */
+  cookiePassword?: string | undefined;
+  /**
+   * A WorkOS user linked to no local user and carrying no external id: create the local row with `tx`
+   * (no password column: WorkOS holds the credentials) and answer its id, or null to refuse (the sign-in
+   * answers `unknown-workos-user`). The library links the row in the same transaction. Default: refuse.
+   */
+  onWorkosOnlyUser?:
+    | ((input: WorkosOnlyUser) => Promise<string | number | null> | string | number | null)
+    | undefined;
+}
+
 export interface WorkosMigrateConfig {
   /** The app's Drizzle database (node-postgres, postgres.js or PGlite driver). */
   db: DrizzleDatabase;
@@ -150,6 +181,8 @@ export interface WorkosMigrateConfig {
   shadow?: ShadowOptions | false;
   /** Cutover rule options: `requireProvenFormats`. */
   cutover?: CutoverOptions;
+  /** AuthKit sign-ins (`signIn` / `completeSignIn`): redirect URI, cookie password, WorkOS-only users. */
+  authkit?: AuthkitOptions;
   logger?: Logger;
 }
 
@@ -180,7 +213,7 @@ export interface ResolvedConfig
   extends Required<
     Omit<
       WorkosMigrateConfig,
-      'workos' | 'worker' | 'onPasswordReset' | 'flags' | 'login' | 'shadow' | 'cutover'
+      'workos' | 'worker' | 'onPasswordReset' | 'flags' | 'login' | 'shadow' | 'cutover' | 'authkit'
     >
   > {
   workos: { apiKey: string; clientId: string; apiUrl: string | undefined };
@@ -190,6 +223,11 @@ export interface ResolvedConfig
   flags: ResolvedFlags;
   worker: Required<WorkerOptions>;
   onPasswordReset: WorkosMigrateConfig['onPasswordReset'];
+  authkit: {
+    redirectUri: string | undefined;
+    cookiePassword: string | undefined;
+    onWorkosOnlyUser: AuthkitOptions['onWorkosOnlyUser'];
+  };
 }
 
 /**
@@ -227,8 +265,13 @@ const OPTION_NAMES = {
     login: true,
     shadow: true,
     cutover: true,
+    authkit: true,
     logger: true,
   } satisfies Record<keyof WorkosMigrateConfig, true>,
+  authkit: { redirectUri: true, cookiePassword: true, onWorkosOnlyUser: true } satisfies Record<
+    keyof AuthkitOptions,
+    true
+  >,
   workos: { apiKey: true, clientId: true, apiUrl: true } satisfies Record<
     keyof NonNullable<WorkosMigrateConfig['workos']>,
     true
@@ -293,6 +336,7 @@ function checkOptionNames(config: WorkosMigrateConfig): void {
   rejectUnknownOptions(config.login, OPTION_NAMES.login, 'login');
   rejectUnknownOptions(config.shadow, OPTION_NAMES.shadow, 'shadow');
   rejectUnknownOptions(config.cutover, OPTION_NAMES.cutover, 'cutover');
+  rejectUnknownOptions(config.authkit, OPTION_NAMES.authkit, 'authkit');
   rejectUnknownOptions(
     config.cutover?.requireProvenFormats,
     OPTION_NAMES.provenFormats,
@@ -377,9 +421,57 @@ export function resolveConfig(
     login: resolveLogin(config.login ?? {}),
     shadow: resolveShadow(config.shadow),
     cutover: { requireProvenFormats: resolveProvenFormats(config.cutover?.requireProvenFormats) },
+    authkit: resolveAuthkit(config.authkit, clientId),
     logger: config.logger ?? silentLogger,
   };
   return resolved;
+}
+
+/** An absolute http(s) URL, else a ConfigError naming the option. */
+export function checkRedirectUri(value: unknown, option: string): string {
+  let url: URL | null = null;
+  try {
+    url = typeof value === 'string' ? new URL(value) : null;
+  } catch {
+    url = null;
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+    throw new ConfigError(
+      option,
+      `must be an absolute http(s) URL registered as a redirect URI in WorkOS, such as https://app.example.com/auth/callback (got ${String(value)})`,
+    );
+  }
+  return value as string;
+}
+
+function resolveAuthkit(authkit: AuthkitOptions | undefined, clientId: string): ResolvedConfig['authkit'] {
+  if (authkit === undefined)
+    return { redirectUri: undefined, cookiePassword: undefined, onWorkosOnlyUser: undefined };
+  if (typeof authkit !== 'object' || authkit === null) {
+    throw new ConfigError('authkit', 'must be an object { redirectUri, cookiePassword, onWorkosOnlyUser }');
+  }
+  if (!clientId) {
+    throw new ConfigError(
+      'workos.clientId',
+      'is required by authkit: set it or the WORKOS_CLIENT_ID environment variable',
+    );
+  }
+  const { redirectUri, cookiePassword, onWorkosOnlyUser } = authkit;
+  if (redirectUri !== undefined) checkRedirectUri(redirectUri, 'authkit.redirectUri');
+  // The SDK's sealing (iron-webcrypto) refuses shorter passwords at the first sign-in, not at boot.
+  if (cookiePassword !== undefined && (typeof cookiePassword !== 'string' || cookiePassword.length < 32)) {
+    throw new ConfigError(
+      'authkit.cookiePassword',
+      'must be a secret of at least 32 characters (e.g. openssl rand -base64 32)',
+    );
+  }
+  if (onWorkosOnlyUser !== undefined && typeof onWorkosOnlyUser !== 'function') {
+    throw new ConfigError(
+      'authkit.onWorkosOnlyUser',
+      'must be a function ({ workosUser, tx }) => local user id or null',
+    );
+  }
+  return { redirectUri, cookiePassword, onWorkosOnlyUser };
 }
 
 /** A bcrypt hash (cost 10) of 24 random bytes that were thrown away: it matches no password. */

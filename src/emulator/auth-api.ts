@@ -1,4 +1,4 @@
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { ApiContext, ApiRequest } from './context.js';
 import {
   ApiError,
@@ -19,10 +19,6 @@ import { digestToken, normaliseEmail, type StoredUser } from './store.js';
 const RESET_TTL_MS = 15 * 60 * 1000;
 const ACCESS_TOKEN_TTL_S = 5 * 60;
 
-// Signs the emulator's access tokens. They are JWT-shaped (the SDK decodes them when sealing
-// sessions) but only this process can check them, which is all a rehearsal needs.
-const signingKey = randomBytes(32);
-
 function base64url(value: Buffer | string): string {
   return Buffer.from(value).toString('base64url');
 }
@@ -30,7 +26,7 @@ function base64url(value: Buffer | string): string {
 /** Sessions remembered for revocation; the oldest are forgotten beyond this many. */
 const MAX_SESSIONS = 100_000;
 
-function accessToken(ctx: ApiContext, userId: string): string {
+function accessToken(ctx: ApiContext, userId: string, organizationId: string | null): string {
   const issuedAt = Math.floor(Date.now() / 1000);
   const sessionId = newId('session');
   ctx.sessions.set(sessionId, { userId, revoked: false });
@@ -38,18 +34,39 @@ function accessToken(ctx: ApiContext, userId: string): string {
     const oldest = ctx.sessions.keys().next().value;
     if (oldest !== undefined) ctx.sessions.delete(oldest);
   }
-  const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const payload = base64url(
-    JSON.stringify({
-      iss: 'workos-migrate-emulator',
-      sub: userId,
-      sid: sessionId,
-      iat: issuedAt,
-      exp: issuedAt + ACCESS_TOKEN_TTL_S,
-    }),
-  );
-  const signature = base64url(createHmac('sha256', signingKey).update(`${header}.${payload}`).digest());
-  return `${header}.${payload}.${signature}`;
+  // RS256 with the emulator's key, whose public half `GET /sso/jwks/{clientId}` serves.
+  return ctx.signingKey().signJwt({
+    iss: 'workos-migrate-emulator',
+    sub: userId,
+    sid: sessionId,
+    ...(organizationId ? { org_id: organizationId } : {}),
+    iat: issuedAt,
+    exp: issuedAt + ACCESS_TOKEN_TTL_S,
+  });
+}
+
+/** How a session was started, as WorkOS names it in `authentication_method`. */
+export type AuthenticationMethod = 'Password' | `${string}OAuth`;
+
+/**
+ * A finished sign-in: records `last_sign_in_at` (without a user.updated event: a sign-in is not a
+ * profile change) and answers the authenticate body every grant shares.
+ */
+export function sessionAnswer(
+  ctx: ApiContext,
+  user: StoredUser,
+  method: AuthenticationMethod,
+  organizationId: string | null = null,
+): Record<string, unknown> {
+  const signedIn = { ...user.wire, last_sign_in_at: new Date().toISOString() };
+  ctx.store.replace(user, signedIn, false);
+  return {
+    user: signedIn,
+    ...(organizationId ? { organization_id: organizationId } : {}),
+    access_token: accessToken(ctx, user.wire.id, organizationId),
+    refresh_token: base64url(randomBytes(24)),
+    authentication_method: method,
+  };
 }
 
 // WorkOS answers a wrong password (and an unknown email, and a user without one) alike.
@@ -61,7 +78,7 @@ function pendingToken(): string {
 }
 
 /** The step configured for this sign-in: by user id, then email, then email domain. */
-function stepFor(ctx: ApiContext, email: string, user: StoredUser | undefined): SignInStep | null {
+export function stepFor(ctx: ApiContext, email: string, user: StoredUser | undefined): SignInStep | null {
   const steps = ctx.settings.signInSteps;
   const normalised = normaliseEmail(email);
   const domain = normalised.slice(normalised.lastIndexOf('@') + 1);
@@ -72,7 +89,7 @@ function stepFor(ctx: ApiContext, email: string, user: StoredUser | undefined): 
  * Steps that concern the method or the environment, answered before the password is checked:
  * WorkOS would not let this method through whatever the password.
  */
-function methodRefusal(step: SignInStep, email: string): ApiError | null {
+export function methodRefusal(step: SignInStep, email: string): ApiError | null {
   switch (step) {
     case 'daily_quota_exceeded':
       // Not a burst limit: no Retry-After, the quota resets the next day.
@@ -97,6 +114,46 @@ function methodRefusal(step: SignInStep, email: string): ApiError | null {
     default:
       return null;
   }
+}
+
+/**
+ * A step due after a correct first factor: the sign-in is not finished. `email_verification` is
+ * the environment's rule; the others are configured in `signInSteps`.
+ */
+export type PendingStep =
+  | 'email_verification'
+  | 'mfa_enrollment'
+  | 'mfa_challenge'
+  | 'organization_selection_required'
+  | 'radar_challenge';
+
+const PENDING_STEPS: readonly SignInStep[] = [
+  'mfa_enrollment',
+  'mfa_challenge',
+  'organization_selection_required',
+  'radar_challenge',
+];
+
+/** The steps still due, in WorkOS's order: the email is verified first, then the configured step. */
+export function pendingSteps(ctx: ApiContext, user: StoredUser, step: SignInStep | null): PendingStep[] {
+  const steps: PendingStep[] = [];
+  if (ctx.settings.requireEmailVerification && !user.wire.email_verified) steps.push('email_verification');
+  if (step && PENDING_STEPS.includes(step)) steps.push(step as PendingStep);
+  return steps;
+}
+
+/** The 403 the password grant answers for a pending step. */
+function stepError(step: PendingStep, user: StoredUser): ApiError {
+  if (step === 'email_verification') {
+    return new ApiError(403, {
+      code: 'email_verification_required',
+      message: 'Email ownership must be verified before authentication.',
+      email: user.wire.email,
+      pending_authentication_token: pendingToken(),
+      email_verification_id: newId('email_verification'),
+    });
+  }
+  return nextStep(step, user) as ApiError;
 }
 
 /** Steps that follow a correct password: the first factor passed, the sign-in is not finished. */
@@ -144,7 +201,11 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
   if (!isJsonObject(body)) throw invalidParameters('The request body must be a JSON object.');
   if (body.grant_type !== 'password') {
     // `invalid_request` is the spec's OAuth code for a grant this endpoint cannot take.
-    throw oauthError(400, 'invalid_request', 'The emulator supports grant_type=password only.');
+    throw oauthError(
+      400,
+      'invalid_request',
+      'The emulator supports grant_type=password and grant_type=authorization_code only.',
+    );
   }
   if (typeof body.client_id !== 'string' || !ctx.settings.clientIds.includes(body.client_id)) {
     throw oauthError(400, 'invalid_client', 'Invalid client ID.');
@@ -159,6 +220,22 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
       { code: 'required', field: typeof email !== 'string' ? 'email' : 'password' },
     ]);
   }
+  const { user, steps } = await checkPasswordSignIn(ctx, email, password);
+  const first = steps[0];
+  if (first) throw stepError(first, user);
+  return { status: 200, body: sessionAnswer(ctx, user, 'Password') };
+}
+
+/**
+ * The password grant's checks, shared by AuthKit's hosted sign-in so both judge a password alike:
+ * the per-email limit, a step that refuses the method, the password against the stored (imported)
+ * hash. Throws what WorkOS answers for each refusal; answers the user and the steps still due.
+ */
+export async function checkPasswordSignIn(
+  ctx: ApiContext,
+  email: string,
+  password: string,
+): Promise<{ user: StoredUser; steps: PendingStep[] }> {
   const wait = ctx.authenticateWait(normaliseEmail(email));
   if (wait > 0) throw tooManyRequests(wait);
   const user = ctx.store.getByEmail(email);
@@ -169,29 +246,7 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
   const stored = user?.password ?? null;
   const ok = stored !== null && (await verifyPassword(stored, password, ctx.settings.misreadHashTypes));
   if (!user || !ok || ctx.store.get(user.wire.id) !== user) throw INVALID_CREDENTIALS();
-  if (ctx.settings.requireEmailVerification && !user.wire.email_verified) {
-    throw new ApiError(403, {
-      code: 'email_verification_required',
-      message: 'Email ownership must be verified before authentication.',
-      email: user.wire.email,
-      pending_authentication_token: pendingToken(),
-      email_verification_id: newId('email_verification'),
-    });
-  }
-  const next = step ? nextStep(step, user) : null;
-  if (next) throw next;
-  const signedIn = { ...user.wire, last_sign_in_at: new Date().toISOString() };
-  // A sign-in is not a profile change: WorkOS records it without a user.updated event.
-  ctx.store.replace(user, signedIn, false);
-  return {
-    status: 200,
-    body: {
-      user: signedIn,
-      access_token: accessToken(ctx, user.wire.id),
-      refresh_token: base64url(randomBytes(24)),
-      authentication_method: 'Password',
-    },
-  };
+  return { user, steps: pendingSteps(ctx, user, step) };
 }
 
 /** `POST /user_management/sessions/revoke` (spec: `session_id` required, 200 with no body). */

@@ -36,6 +36,8 @@ export function createControl(deps: {
   return {
     reset() {
       ctx.store.clear();
+      ctx.authkit.requests.clear();
+      ctx.authkit.codes.clear();
       deps.resetCounters();
       deps.clearScripts();
     },

@@ -1,6 +1,8 @@
 import type { EmulatorOptions } from './options.js';
 import type { RunningEmulator } from './types.js';
 
+// The hosted-page client uses only fetch: importing it loads none of the emulator's dependencies.
+export * from './hosted-client.js';
 export type * from './options.js';
 export { DEFAULT_API_KEY, DEFAULT_CLIENT_ID } from './options.js';
 export type * from './types.js';

@@ -170,6 +170,11 @@ export interface EmulatorOptions {
    * that read the format differently. Passwords set as plaintext are never misread. Default none.
    */
   misreadHashTypes?: MisreadHashType[];
+  /**
+   * AuthKit: the redirect URIs `GET /user_management/authorize` accepts, compared exactly (WorkOS
+   * keeps this list per environment). Default: any absolute http(s) URI, for rehearsals.
+   */
+  redirectUris?: string[];
   /** When false, no `user.*` events are recorded (for memory-bound benchmarks). Default true. */
   events?: boolean;
   /** Keep state in this file across restarts (written with mode 0600: it holds password hashes). */

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as auth from './auth-api.js';
+import * as authkit from './authkit.js';
 import type { ApiContext, ApiRequest } from './context.js';
 import { createControl, handleControlRequest } from './control.js';
 import * as events from './events-api.js';
@@ -17,6 +18,7 @@ import { newRequestId } from './ids.js';
 import { DEFAULT_API_KEY, DEFAULT_CLIENT_ID, type EmulatorOptions, type ScriptedFault } from './options.js';
 import { KeyedBuckets, TokenBucket } from './rate-limit.js';
 import { checkScriptedFault, type ResolvedRateLimits, resolveOptions } from './settings.js';
+import { lazySigningKey } from './signing.js';
 import { EmulatorStore } from './store.js';
 import type { RequestCounters, RunningEmulator } from './types.js';
 import * as users from './users-api.js';
@@ -30,6 +32,8 @@ interface Route {
   handler: Handler;
   /** Which bucket the request spends; authenticate and resets limit per email inside the handler. */
   budget: 'reads' | 'writes' | null;
+  /** The body carries the client's proof (secret or PKCE verifier): a public client sends no API key. */
+  keyOptional?: boolean;
 }
 
 function route(method: string, template: string, handler: Handler, budget: Route['budget']): Route {
@@ -46,9 +50,11 @@ const ROUTES: Route[] = [
   route('DELETE', '/user_management/users/{id}', users.remove, 'writes'),
   route('POST', '/user_management/password_reset/confirm', auth.confirmPasswordReset, 'writes'),
   route('POST', '/user_management/password_reset', auth.createPasswordReset, 'writes'),
-  route('POST', '/user_management/authenticate', auth.authenticate, null),
+  { ...route('POST', '/user_management/authenticate', authkit.authenticate, null), keyOptional: true },
   route('POST', '/user_management/sessions/revoke', auth.revokeSession, 'writes'),
   route('GET', '/events', events.listEvents, 'reads'),
+  // Public, as at WorkOS: the SDK fetches it without a key to verify access tokens.
+  { ...route('GET', '/sso/jwks/{clientId}', authkit.jwks, 'reads'), keyOptional: true },
 ];
 
 function matchRoute(method: string, path: string): { route: Route; params: Record<string, string> } | null {
@@ -129,6 +135,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
     store,
     settings,
     sessions: new Map(),
+    authkit: authkit.createAuthkitState(),
+    signingKey: lazySigningKey(),
     authenticateWait: (email) => currentBuckets().authenticate?.take(email) ?? 0,
     passwordResetWait: (email) => currentBuckets().passwordReset?.take(email) ?? 0,
   };
@@ -151,6 +159,21 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       body: result.body,
       deviation: result.deviation ?? null,
     });
+  };
+
+  // AuthKit's pages: HTML for a browser, never cached, never framed, no script allowed.
+  const sendPage = (res: ServerResponse, result: authkit.HostedResult) => {
+    res.writeHead(result.status, {
+      'X-Request-ID': newRequestId(),
+      'Cache-Control': 'no-store',
+      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+      'X-Frame-Options': 'DENY',
+      'Referrer-Policy': 'no-referrer',
+      ...(result.location ? { Location: result.location } : {}),
+      ...(result.html ? { 'Content-Type': 'text/html; charset=utf-8' } : {}),
+      'Content-Length': Buffer.byteLength(result.html),
+    });
+    res.end(result.html);
   };
 
   const takeScript = (method: string, path: string) => {
@@ -235,7 +258,8 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
 
     let result: ApiResult;
     try {
-      if (!bearerMatches(req.headers.authorization, settings.apiKeys)) {
+      const keyless = matched?.route.keyOptional === true && req.headers.authorization === undefined;
+      if (!keyless && !bearerMatches(req.headers.authorization, settings.apiKeys)) {
         throw new ApiError(401, { code: 'unauthorized', message: 'Invalid API key.' });
       }
       if (!matched) throw notFound(`No route for ${method} ${path}.`, 'not_found');
@@ -267,7 +291,15 @@ export async function startEmulator(options: EmulatorOptions = {}): Promise<Runn
       ? handleControlRequest(control, settings, req, url, readBody).then((result) => {
           if (result) send(req, res, url.pathname, result);
         })
-      : handleApi(req, res, url);
+      : authkit.isHostedPath(url.pathname)
+        ? authkit.handleHostedRequest(ctx, req, url, readBody).then((result) => {
+            const missing = result
+              ? null
+              : notFound(`No route for ${req.method} ${url.pathname}.`, 'not_found');
+            if (result) sendPage(res, result);
+            else if (missing) send(req, res, url.pathname, { status: missing.status, body: missing.body });
+          })
+        : handleApi(req, res, url);
     work.catch((error: unknown) => {
       // A bug in the emulator: answer like WorkOS would, and never include request data.
       if (!res.headersSent && !res.destroyed) {

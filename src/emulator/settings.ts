@@ -260,6 +260,25 @@ export function checkScriptedFault(fault: ScriptedFault): CheckedScriptedFault {
   };
 }
 
+/** Each redirect URI must be an absolute http(s) URL; undefined or null accepts any. */
+export function checkRedirectUris(uris: string[] | null | undefined): string[] | null {
+  if (uris === undefined || uris === null) return null;
+  if (!Array.isArray(uris))
+    throw new EmulatorOptionError('redirectUris', 'must be a list of absolute http(s) URLs');
+  for (const uri of uris) {
+    let protocol = '';
+    try {
+      protocol = new URL(uri).protocol;
+    } catch {
+      // reported below
+    }
+    if (protocol !== 'http:' && protocol !== 'https:') {
+      throw new EmulatorOptionError('redirectUris', `must list absolute http(s) URLs (got ${String(uri)})`);
+    }
+  }
+  return [...uris];
+}
+
 function checkStrings(values: string[] | undefined, fallback: string, name: string): string[] {
   const list = values ?? [fallback];
   if (list.length === 0 || list.some((value) => typeof value !== 'string' || value.length === 0)) {
@@ -281,6 +300,7 @@ export interface ResolvedSettings {
   requireEmailVerification: boolean;
   signInSteps: SignInSteps;
   misreadHashTypes: MisreadHashType[];
+  redirectUris: string[] | null;
   events: boolean;
 }
 
@@ -309,6 +329,7 @@ export function resolveOptions(options: EmulatorOptions, defaults: { apiKey: str
     requireEmailVerification: options.requireEmailVerification ?? true,
     signInSteps: checkSignInSteps(options.signInSteps),
     misreadHashTypes: checkMisreadHashTypes(options.misreadHashTypes),
+    redirectUris: checkRedirectUris(options.redirectUris),
     events: options.events ?? true,
   };
   return settings;
@@ -336,6 +357,8 @@ export function applyRuntimeSettings(settings: ResolvedSettings, change: Emulato
       change.misreadHashTypes === undefined
         ? settings.misreadHashTypes
         : checkMisreadHashTypes(change.misreadHashTypes),
+    redirectUris:
+      change.redirectUris === undefined ? settings.redirectUris : checkRedirectUris(change.redirectUris),
   };
   Object.assign(settings, next);
 }

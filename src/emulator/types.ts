@@ -78,10 +78,12 @@ export interface EmulatorRuntimeSettings {
   passwordHashRanges?: PasswordHashRangesOptions;
   /** Replaces the list of imported hash types read differently at sign-in; `[]` clears it. */
   misreadHashTypes?: MisreadHashType[];
+  /** Replaces AuthKit's accepted redirect URIs; null accepts any absolute http(s) URI. */
+  redirectUris?: string[] | null;
 }
 
 export interface EmulatorControl {
-  /** Forget every user, event, reset token, counter and scripted fault. Settings stay. */
+  /** Forget every user, event, reset token, pending AuthKit sign-in and code, counter and scripted fault. Settings stay. */
   reset(): void;
   seedUsers(users: SeedUser[]): Promise<StoredUserView[]>;
   /** By WorkOS id, external id or email (case-insensitive). */

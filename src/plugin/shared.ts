@@ -1,13 +1,31 @@
-import type { CutoverDecision, LoginInput, LoginResult, WorkosMigrate } from '../sync/index.js';
+import type {
+  CompleteSignInInput,
+  CompleteSignInResult,
+  CutoverDecision,
+  LoginInput,
+  LoginResult,
+  SignInInput,
+  SignInRoute,
+  WorkosMigrate,
+} from '../sync/index.js';
 
 /** Per-request helpers both adapters attach (`request.workosMigrate` / `req.workosMigrate`). */
 export interface WorkosMigrateRequest {
   cutover(user: { userId: string | number; email: string }): Promise<CutoverDecision>;
   login(input: LoginInput): Promise<LoginResult>;
+  /** Identifier-first routing: legacy form or AuthKit URL (store `pending` for this browser). */
+  signIn(input: SignInInput): Promise<SignInRoute>;
+  /** The AuthKit callback; see CompleteSignInResult. */
+  completeSignIn(input: CompleteSignInInput): Promise<CompleteSignInResult>;
 }
 
 export function requestHelpers(migrate: WorkosMigrate): WorkosMigrateRequest {
-  return { cutover: (user) => migrate.cutover(user), login: (input) => migrate.login(input) };
+  return {
+    cutover: (user) => migrate.cutover(user),
+    login: (input) => migrate.login(input),
+    signIn: (input) => migrate.signIn(input),
+    completeSignIn: (input) => migrate.completeSignIn(input),
+  };
 }
 
 /** The 503 body of a frozen route, or null when the route may go on. */

@@ -66,6 +66,18 @@ export async function decideCutover(
     passwordVerified: false,
   };
   if (rollout !== 'in-rollout') return { target: 'legacy', reason: rollout, ...facts };
+  return decideCredentials(config, user);
+}
+
+/**
+ * The rule without the rollout: whether WorkOS holds this user's current credentials (mirrored,
+ * nothing queued or dead, a password state WorkOS can check, not disabled, a proven format). What a
+ * sign-in that already happened at WorkOS (the AuthKit callback) is checked against.
+ */
+export async function decideCredentials(
+  config: ResolvedConfig,
+  user: { userId: string; email: string },
+): Promise<CutoverFacts> {
   const { db, users } = config;
   const disabled = users.columns.disabled
     ? sql`(SELECT COALESCE(${sql.raw(quoteIdent(users.columns.disabled))}::boolean, false)

@@ -92,7 +92,7 @@ export interface LoginFailure extends LoginAnswer {
 export type LoginResult = LoginSuccess | LoginFailure;
 
 /** WorkOS's sign-in step codes (the client's `sign_in_step` kind) and the reason each becomes. */
-const SIGN_IN_STEPS: Record<string, LoginReason> = {
+export const SIGN_IN_STEPS: Record<string, LoginReason> = {
   email_verification_required: 'email-verification-required',
   mfa_enrollment: 'mfa-required',
   mfa_challenge: 'mfa-required',

@@ -2,6 +2,7 @@ import type { WorkOS } from '@workos-inc/node';
 import { sql } from 'drizzle-orm';
 import type { ResolvedConfig, ShadowOptions } from '../core/config.js';
 import { type DrizzleDatabase, query } from '../core/db.js';
+import type { Logger } from '../core/logger.js';
 import { classifyWorkosError } from '../workos/client.js';
 
 /** What one check of an imported hash at WorkOS showed (a shadow check or a healed sign-in). */
@@ -200,18 +201,28 @@ export class ShadowChecker {
   }
 
   /** Ends the session WorkOS opened for the check (`sid` of the access token). */
-  private async revoke(accessToken: string): Promise<void> {
-    const sessionId = sessionIdOf(accessToken);
-    if (!sessionId) return;
-    try {
-      await this.workos.userManagement.revokeSession({ sessionId });
-    } catch (error) {
-      const failure = classifyWorkosError(error);
-      this.config.logger.warn(
-        { kind: failure.kind, code: failure.code },
-        'workos-migrate: revoking the session of a shadow check failed',
-      );
-    }
+  private revoke(accessToken: string): Promise<void> {
+    return endSession(this.workos, this.config.logger, accessToken, 'a shadow check');
+  }
+}
+
+/** Ends the WorkOS session an access token belongs to (its `sid`); a failure is logged, not thrown. */
+export async function endSession(
+  workos: WorkOS,
+  logger: Logger,
+  accessToken: string,
+  what: string,
+): Promise<void> {
+  const sessionId = sessionIdOf(accessToken);
+  if (!sessionId) return;
+  try {
+    await workos.userManagement.revokeSession({ sessionId });
+  } catch (error) {
+    const failure = classifyWorkosError(error);
+    logger.warn(
+      { kind: failure.kind, code: failure.code },
+      `workos-migrate: revoking the session of ${what} failed`,
+    );
   }
 }
 

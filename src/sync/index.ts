@@ -5,6 +5,14 @@ import { query } from '../core/db.js';
 
 import { quoteIdent } from '../core/mapping.js';
 import { createFlags, type Flags, type FreezeState, type RolloutState } from '../flags/flags.js';
+import {
+  type CompleteSignInInput,
+  type CompleteSignInResult,
+  completeSignIn,
+  type SignInInput,
+  type SignInRoute,
+  signIn,
+} from '../signin/authkit.js';
 import { type CutoverDecision, decideCutover } from '../signin/cutover.js';
 import { type LoginInput, type LoginResult, login } from '../signin/login.js';
 import { ShadowChecker, type ShadowCounters } from '../signin/shadow.js';
@@ -16,6 +24,16 @@ import { rolloutPreviewer } from './rollout-preview.js';
 import { type DeadLetterPage, type MigrationStatus, readDeadLetters, readStatus } from './status.js';
 import { callTimeoutMs, Worker, type WorkerCounters } from './worker.js';
 
+export type {
+  CompleteSignInFailure,
+  CompleteSignInInput,
+  CompleteSignInReason,
+  CompleteSignInResult,
+  CompleteSignInSuccess,
+  PendingSignIn,
+  SignInInput,
+  SignInRoute,
+} from '../signin/authkit.js';
 export type { CutoverDecision, LegacyReason } from '../signin/cutover.js';
 export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from '../signin/login.js';
 export type { DeadLetter, DeadLetterPage, FormatEvidence, MigrationStatus } from './status.js';
@@ -48,7 +66,7 @@ export interface WorkosMigrate {
     /** Queue-to-confirmed lag of live changes synced by this process. */
     readonly mirrorLag: MirrorLag;
   };
-  /** Sign-ins `login()` answered in this process, by side, reason and outcome (for metrics). */
+  /** Sign-ins `login()` and `completeSignIn()` (side `workos`) answered in this process, by side, reason and outcome (for metrics). */
   signInCounts(): { side: 'workos' | 'legacy'; reason: string; ok: boolean; count: number }[];
   /** Enqueues the user at live priority and waits for a worker (this one or another instance). */
   syncNow(userId: string | number, options?: { timeoutMs?: number }): Promise<SyncResult>;
@@ -66,6 +84,13 @@ export interface WorkosMigrate {
   cutover(user: { userId: string | number; email: string }): Promise<CutoverDecision>;
   /** Signs a user in on the side the cutover rule picks; see LoginResult. */
   login(input: LoginInput): Promise<LoginResult>;
+  /**
+   * Identifier-first routing: the legacy form, or the AuthKit URL to redirect to (same cutover rule as
+   * `login()`). For `side: 'workos'`, store `pending` for this browser and hand it to `completeSignIn`.
+   */
+  signIn(input: SignInInput): Promise<SignInRoute>;
+  /** The AuthKit callback: checks the state, exchanges the code, maps and re-checks the user; see CompleteSignInResult. */
+  completeSignIn(input: CompleteSignInInput): Promise<CompleteSignInResult>;
   /** Starts the flags and, unless `worker: false`, the worker. */
   start(options?: { worker?: boolean }): Promise<void>;
   /** Stops the shadow checks (dropping waiting ones), the worker and the flags (Unleash client, refresh timer). */
@@ -99,6 +124,11 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
   const { db, users } = config;
   const signIns = new Map<string, number>();
   const previewRollout = rolloutPreviewer(db, users, config.flags);
+  const authkit = { config, flags, workos, appDb: input.db };
+  const countSignIn = (side: 'workos' | 'legacy', reason: string, ok: boolean) => {
+    const key = `${side}|${reason}|${ok ? 'ok' : 'refused'}`;
+    signIns.set(key, (signIns.get(key) ?? 0) + 1);
+  };
 
   return {
     worker: {
@@ -167,8 +197,17 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     async login(input) {
       await flags.start();
       const result = await login(config, flags, workos, input, shadow);
-      const key = `${result.side}|${result.reason}|${result.ok ? 'ok' : 'refused'}`;
-      signIns.set(key, (signIns.get(key) ?? 0) + 1);
+      countSignIn(result.side, result.reason, result.ok);
+      return result;
+    },
+    async signIn(input) {
+      await flags.start();
+      return signIn(authkit, input);
+    },
+    async completeSignIn(input) {
+      await flags.start();
+      const result = await completeSignIn(authkit, input);
+      countSignIn('workos', result.reason, result.ok);
       return result;
     },
     async start(options = {}) {

@@ -161,7 +161,7 @@ export async function extendLease(db: DrizzleDatabase, row: ClaimedRow, leaseMs:
  * the write had no answer (it may land later; the pass after it verifies again).
  */
 export async function requeueForVerification(
-  db: DrizzleDatabase,
+  db: DrizzleTransaction,
   userId: string,
   uncertain: boolean,
 ): Promise<void> {

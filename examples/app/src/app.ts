@@ -4,10 +4,11 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { eq, sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import type { WorkosMigrateConfig } from 'workos-migrate';
+import type { WorkosMigrateConfig, WorkosOnlyUser } from 'workos-migrate';
 import workosMigrate from 'workos-migrate/fastify';
 import { hashPassword, verifyPassword } from './passwords.js';
 import { users } from './schema.js';
+import { registerSignInPages } from './sign-in.js';
 
 /** Either Drizzle driver the app runs on: postgres.js (DATABASE_URL) or PGlite (embedded). */
 export type AppDatabase = PgDatabase<PgQueryResultHKT>;
@@ -22,6 +23,8 @@ export interface AppOptions {
   sessionSecret?: string;
   /** Fastify's logger: a level, and a file for the JSON lines (stdout when absent). */
   logger?: boolean | { level: string; file?: string };
+  /** The app's public origin for AuthKit's redirect back (`/auth/callback`); default its listening address. */
+  publicUrl?: string;
 }
 
 interface SessionUser {
@@ -35,18 +38,43 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const orm = options.db;
   const secret = options.sessionSecret ?? randomBytes(32).toString('hex');
 
+  const authkit = options.migration.authkit && {
+    // workos-migrate: a user who signed up on AuthKit gets a local row (no password: WorkOS holds it).
+    onWorkosOnlyUser: async ({ workosUser, tx }: WorkosOnlyUser) => {
+      const [row] = await (tx as unknown as AppDatabase)
+        .insert(users)
+        .values({
+          email: workosUser.email,
+          firstName: workosUser.firstName,
+          lastName: workosUser.lastName,
+          emailVerified: workosUser.emailVerified,
+        })
+        .returning({ id: users.id });
+      return row?.id ?? null;
+    },
+    ...options.migration.authkit,
+  };
   // workos-migrate: mirror users into WorkOS, guard signups, move logins, admin routes.
-  await app.register(workosMigrate, { ...options.migration, db: orm, admin: { token: options.adminToken } });
+  await app.register(workosMigrate, {
+    ...options.migration,
+    ...(authkit ? { authkit } : {}),
+    db: orm,
+    admin: { token: options.adminToken },
+  });
 
   const sign = (id: number) => `${id}.${createHmac('sha256', secret).update(String(id)).digest('base64url')}`;
-  const sessionOf = (request: FastifyRequest): SessionUser | null => {
-    const token = /^Bearer (\d+)\.([\w-]+)$/.exec(request.headers.authorization ?? '');
+  /** The user id of a signed session value (`<id>.<mac>`), or null. */
+  const verify = (value: string): number | null => {
+    const token = /^(\d+)\.([\w-]+)$/.exec(value);
     if (!token) return null;
     const expected = Buffer.from(sign(Number(token[1])));
-    const given = Buffer.from(`${token[1]}.${token[2]}`);
-    return expected.length === given.length && timingSafeEqual(expected, given)
-      ? { id: Number(token[1]) }
-      : null;
+    const given = Buffer.from(value);
+    return expected.length === given.length && timingSafeEqual(expected, given) ? Number(token[1]) : null;
+  };
+  const sessionOf = (request: FastifyRequest): SessionUser | null => {
+    const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '');
+    const id = token ? verify(token[1] as string) : null;
+    return id === null ? null : { id };
   };
   const requireSession = async (request: FastifyRequest) => {
     const session = sessionOf(request);
@@ -55,6 +83,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   };
 
   app.get('/healthz', async () => ({ ok: true }));
+
+  // The browser sign-in (identifier-first, AuthKit's callback), in its own scope for its form parser.
+  if (authkit) {
+    await app.register(async (scope) =>
+      registerSignInPages(scope, { orm, sign, verify, publicUrl: options.publicUrl }),
+    );
+  }
 
   app.post<{ Body: { email?: string; password?: string; firstName?: string; lastName?: string } }>(
     '/signup',

@@ -1,7 +1,8 @@
 // `npm run rehearse`: the whole migration, scripted, on embedded defaults and the emulator with
 // latency and faults. Seed, dry run, import under live traffic, freeze on/off, a shadow phase (legacy
 // decides, WorkOS is tried in the background, per hash format), ramp 0 -> 10 -> 50 -> 100 with logins
-// at each step, verify. Ends with a report; exits 1 when verification fails.
+// at each step, AuthKit sign-ins through the app's sign-in page at 100%, verify. Ends with a report;
+// exits 1 when verification fails.
 // `--misread-hash-type bcrypt` (or REHEARSE_MISREAD_HASH_TYPE) has the emulator read one imported
 // type differently: the shadow phase blocks that format, and sign-ins routed to WorkOS heal it.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,7 +12,13 @@ import { WorkOS } from '@workos-inc/node';
 import { sql } from 'drizzle-orm';
 import { createWorkosMigrate, type FormatEvidence } from 'workos-migrate';
 import { install } from 'workos-migrate/drizzle';
-import type { MisreadHashType } from 'workos-migrate/emulator';
+import {
+  expectCode,
+  type HostedAnswer,
+  hostedGoogleSignIn,
+  hostedPasswordSignIn,
+  type MisreadHashType,
+} from 'workos-migrate/emulator';
 import { analyze } from 'workos-migrate/hashes';
 import { buildApp } from './app.js';
 import { EXTERNAL_ID_PREFIX, usersMapping } from './config.js';
@@ -270,6 +277,77 @@ const failedLogins = Object.entries(logins)
   .reduce((sum, [, n]) => sum + n, 0);
 say(`6. Ramp: ${list(logins)}`);
 
+// 6b. AuthKit at 100%: a few people through the app's sign-in page (email first, then the hosted
+// page, then the app's callback), as a browser would, cookies included. Users outside the ramp's
+// sample, so WorkOS's per-email sign-in limit is not spent twice.
+const authkit: Record<string, number> = {};
+if (workos.emulator) {
+  const browse = () => {
+    const cookies = new Map<string, string>();
+    return async (path: string, form?: Record<string, string>) => {
+      const response = await fetch(new URL(path, url), {
+        method: form ? 'POST' : 'GET',
+        redirect: 'manual',
+        headers: {
+          cookie: [...cookies].map(([name, value]) => `${name}=${value}`).join('; '),
+          ...(form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
+        },
+        ...(form ? { body: new URLSearchParams(form).toString() } : {}),
+      });
+      for (const line of response.headers.getSetCookie()) {
+        const [name = '', value = ''] = (line.split(';')[0] ?? '').split('=');
+        cookies.set(name, value);
+      }
+      return response;
+    };
+  };
+  const viaAuthkit = async (n: number, hosted: (authorizeUrl: string) => Promise<HostedAnswer>) => {
+    const go = browse();
+    const first = await go('/sign-in', { email: emailOf(n) });
+    const authorizeUrl = first.headers.get('location');
+    if (first.status !== 303 || !authorizeUrl?.startsWith(workos.emulator?.url ?? '-'))
+      return 'not sent to AuthKit';
+    const answer = await hosted(authorizeUrl);
+    if ('page' in answer) return `stayed on the hosted ${answer.page} page (${answer.error})`;
+    const callback = await go(expectCode(answer).location);
+    const accountPage = await go(callback.headers.get('location') ?? '/account');
+    const html = await accountPage.text();
+    return html.includes(`(user ${n})`) ? 'signed in as themselves' : `not signed in (${callback.status})`;
+  };
+  const eligible = (n: number) =>
+    !deleted.has(n) && n % 97 !== 0 && !sample.includes(n) && !unverified.has(emailOf(n));
+  const passwordUsers = [2, 3, 4, 5, 6, 7]
+    .filter((n) => eligible(n) && seededKind(n) === 'bcrypt')
+    .slice(0, 3);
+  const socialUser = [16, 17, 18, 19, 36, 37].find((n) => eligible(n) && seededKind(n) === 'social');
+  for (const n of passwordUsers) {
+    const outcome = await viaAuthkit(n, (u) =>
+      hostedPasswordSignIn(u, { email: emailOf(n), password: passwordOf(n) }),
+    );
+    tally(authkit, `password: ${outcome}`);
+    if (outcome !== 'signed in as themselves')
+      loginFailures.push(`${emailOf(n)} through AuthKit: ${outcome}`);
+  }
+  if (socialUser !== undefined) {
+    const outcome = await viaAuthkit(socialUser, (u) =>
+      hostedGoogleSignIn(u, { email: emailOf(socialUser) }),
+    );
+    tally(authkit, `Google: ${outcome}`);
+    if (outcome !== 'signed in as themselves')
+      loginFailures.push(`${emailOf(socialUser)} through Google: ${outcome}`);
+  }
+  const wrongUser = passwordUsers[0];
+  if (wrongUser !== undefined) {
+    const outcome = await viaAuthkit(wrongUser, (u) =>
+      hostedPasswordSignIn(u, { email: emailOf(wrongUser), password: 'not-it' }),
+    );
+    tally(authkit, `wrong password: ${outcome}`);
+    if (!outcome.includes('invalid_credentials'))
+      loginFailures.push(`a wrong password through AuthKit: ${outcome}`);
+  }
+  say(`   AuthKit through the app's sign-in page: ${list(authkit)}`);
+}
+
 // With a misread format: its users stayed on legacy (format-unproven). An operator who routes them
 // anyway (gate off) has each sign-in heal the import; nobody may be locked out.
 let healedLogins = 0;
@@ -398,6 +476,7 @@ say(
   `  import:           ${importSeconds.toFixed(1)} s under live traffic; oldest pending change now ${deadRows.oldestPendingSeconds === null ? 'none' : `${deadRows.oldestPendingSeconds.toFixed(1)} s`}`,
 );
 say(`  logins:           ${list(logins)}; moved back to legacy while ramping: ${movedBack}`);
+if (workos.emulator) say(`  AuthKit:          ${list(authkit)}`);
 say('  hash formats:');
 for (const line of formatLines((await app.workosMigrate.status()).formats)) say(`  ${line}`);
 if (counters)

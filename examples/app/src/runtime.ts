@@ -93,5 +93,8 @@ export function migrationOptions(
       ...(workos.apiUrl ? { apiUrl: workos.apiUrl } : {}),
     },
     worker: workos.emulator ? { ratePerSecond: 200, concurrency: 32, ...emulatorWorker } : {},
+    // AuthKit sign-ins (GET /sign-in) need the client id; against real WorkOS, register
+    // <publicUrl>/auth/callback as a redirect URI in the dashboard.
+    ...(workos.clientId ? { authkit: {} } : {}),
   };
 }
