@@ -515,6 +515,19 @@ describe('completeSignIn: the callback', () => {
     expect(result).toMatchObject({ ok: true, localUserId: social.id, authenticationMethod: 'GoogleOAuth' });
   });
 
+  it('a social sign-in is refused while a local email change is not in WorkOS yet: the old address is not this user', async () => {
+    const social = await socialUser('gwen');
+    const { query, pending } = await googleCode(plain, social.email);
+    await driver.worker.stop();
+    await app.exec("UPDATE users SET email = 'gwen-new@example.com' WHERE id = $1", [social.id]);
+    expect(await callback(plain, query, pending)).toEqual({
+      ok: false,
+      reason: 'pending-sync',
+      localUserId: social.id,
+    });
+    expect((await syncState(social.id))?.workos_signed_in_at).toBeNull();
+  });
+
   it('a disabled user is refused whatever WorkOS says: password and Google sign-ins', async () => {
     const user = await syncedUser('dora');
     const social = await socialUser('dora-social');

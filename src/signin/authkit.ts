@@ -475,6 +475,19 @@ export async function completeSignIn(
       : byPassword
         ? await decideCredentials(config, user)
         : null;
+    // A social sign-in does not use the password, but the provider reached this WorkOS user by the
+    // email WorkOS holds: while that is not the local email (a change not mirrored yet, or one made in
+    // WorkOS), whoever controls the old address is not known to be this user.
+    const emailDiffers =
+      decision === null && normaliseEmail(local.email ?? '') !== normaliseEmail(workosUser.email);
+    if (emailDiffers) {
+      logger.warn(
+        { userId: local.id, method: answer.authenticationMethod ?? null },
+        'workos-migrate: an AuthKit social sign-in for a user whose email WorkOS does not hold yet; refused',
+      );
+      await requeueForVerification(db, local.id, false);
+      return refuseSession('pending-sync', local.id);
+    }
     if (decision?.target === 'legacy') {
       logger.warn(
         { userId: local.id, reason: decision.reason, method: answer.authenticationMethod ?? null },
