@@ -478,4 +478,34 @@ describe('access tokens (RS256) and the JWKS', () => {
     ).toString('base64url');
     expect(verifies(altered)).toBe(false);
   });
+
+  it('a refresh keeps the session id, spends the refresh token, and stops once the session is revoked', async () => {
+    await importedUser('ada@example.com');
+    const { code } = expectCode(
+      await hostedPasswordSignIn(authorizationUrl(), { email: 'ada@example.com', password: PASSWORD }),
+    );
+    const first = await t.workos.userManagement.authenticateWithCode({
+      code,
+      clientId: t.emulator.clientId,
+      session: { sealSession: true, cookiePassword: COOKIE_PASSWORD },
+    });
+    const sid = claims(first.accessToken).sid;
+    const signedInAt = t.emulator.control.getUser('ada@example.com')?.user.last_sign_in_at;
+    const refreshed = await t.workos.userManagement
+      .loadSealedSession({ sessionData: first.sealedSession as string, cookiePassword: COOKIE_PASSWORD })
+      .refresh();
+    expect(refreshed).toMatchObject({ authenticated: true, sessionId: sid });
+    // A refresh is not a sign-in.
+    expect(t.emulator.control.getUser('ada@example.com')?.user.last_sign_in_at).toBe(signedInAt);
+    const replay = await thrown(
+      t.workos.userManagement.authenticateWithRefreshToken({ refreshToken: first.refreshToken }),
+    );
+    expect(replay).toMatchObject({ status: 400, error: 'invalid_grant' });
+
+    const next = (refreshed as { session: { refreshToken: string } }).session.refreshToken;
+    await t.workos.userManagement.revokeSession({ sessionId: sid as string });
+    expect(
+      await thrown(t.workos.userManagement.authenticateWithRefreshToken({ refreshToken: next })),
+    ).toMatchObject({ status: 400, error: 'invalid_grant' });
+  });
 });
