@@ -488,8 +488,11 @@ function s256(verifier: string): string {
   return createHash('sha256').update(verifier).digest('base64url');
 }
 
-/** `grant_type=authorization_code`: the code is spent by the first attempt that names it. */
-function exchangeCode(ctx: ApiContext, body: Record<string, unknown>): ApiResult {
+/**
+ * A known client id, and the secret when one is sent (a public client sends none): checked before a
+ * code or refresh token is looked up, so a stranger's attempt cannot spend it.
+ */
+function checkClient(ctx: ApiContext, body: Record<string, unknown>): { clientId: string; secret: unknown } {
   if (typeof body.client_id !== 'string' || !ctx.settings.clientIds.includes(body.client_id)) {
     throw oauthError(400, 'invalid_client', 'Invalid client ID.');
   }
@@ -497,13 +500,19 @@ function exchangeCode(ctx: ApiContext, body: Record<string, unknown>): ApiResult
   if (secret !== undefined && (typeof secret !== 'string' || !secretMatches(secret, ctx.settings.apiKeys))) {
     throw oauthError(400, 'invalid_client', 'Invalid client secret.');
   }
+  return { clientId: body.client_id, secret };
+}
+
+/** `grant_type=authorization_code`: the code is spent by the first attempt that names it. */
+function exchangeCode(ctx: ApiContext, body: Record<string, unknown>): ApiResult {
+  const { clientId, secret } = checkClient(ctx, body);
   if (typeof body.code !== 'string' || body.code === '') {
     throw oauthError(400, 'invalid_request', 'code is required.');
   }
   const key = digestToken(body.code);
   const issued = ctx.authkit.codes.get(key);
   ctx.authkit.codes.delete(key);
-  if (!issued || issued.expiresAt < Date.now() || issued.clientId !== body.client_id) throw invalidGrant();
+  if (!issued || issued.expiresAt < Date.now() || issued.clientId !== clientId) throw invalidGrant();
   const verifier = body.code_verifier;
   if (issued.codeChallenge !== null) {
     if (typeof verifier !== 'string' || s256(verifier) !== issued.codeChallenge) throw invalidGrant();
@@ -531,13 +540,7 @@ function exchangeCode(ctx: ApiContext, body: Record<string, unknown>): ApiResult
  * an organization the user does not belong to is `invalid_grant`.
  */
 function refreshSession(ctx: ApiContext, body: Record<string, unknown>): ApiResult {
-  if (typeof body.client_id !== 'string' || !ctx.settings.clientIds.includes(body.client_id)) {
-    throw oauthError(400, 'invalid_client', 'Invalid client ID.');
-  }
-  const secret = body.client_secret;
-  if (secret !== undefined && (typeof secret !== 'string' || !secretMatches(secret, ctx.settings.apiKeys))) {
-    throw oauthError(400, 'invalid_client', 'Invalid client secret.');
-  }
+  const { clientId } = checkClient(ctx, body);
   if (typeof body.refresh_token !== 'string' || body.refresh_token === '') {
     throw oauthError(400, 'invalid_request', 'refresh_token is required.');
   }
@@ -546,7 +549,7 @@ function refreshSession(ctx: ApiContext, body: Record<string, unknown>): ApiResu
   ctx.authkit.refreshTokens.delete(key);
   const session = sessionId ? ctx.sessions.get(sessionId) : undefined;
   const user = session ? ctx.store.get(session.userId) : undefined;
-  if (!sessionId || !session || session.revoked || !user || session.clientId !== body.client_id) {
+  if (!sessionId || !session || session.revoked || !user || session.clientId !== clientId) {
     throw oauthError(400, 'invalid_grant', 'The refresh token is invalid or has been revoked.');
   }
   const requested = typeof body.organization_id === 'string' ? body.organization_id : null;
