@@ -509,3 +509,32 @@ describe('access tokens (RS256) and the JWKS', () => {
     ).toMatchObject({ status: 400, error: 'invalid_grant' });
   });
 });
+
+describe('authentication events', () => {
+  it('records authentication.password_succeeded and authentication.oauth_succeeded, as WorkOS does', async () => {
+    const user = await importedUser('ada@example.com');
+    const password = expectCode(
+      await hostedPasswordSignIn(authorizationUrl(), { email: 'ada@example.com', password: PASSWORD }),
+    );
+    await t.workos.userManagement.authenticateWithCode({
+      code: password.code,
+      clientId: t.emulator.clientId,
+      ipAddress: '203.0.113.7',
+      userAgent: 'Rehearsal/1.0',
+    });
+    await exchange(
+      expectCode(await hostedGoogleSignIn(authorizationUrl(), { email: 'ada@example.com' })).code,
+    );
+    const events = await t.workos.events.listEvents({
+      events: ['authentication.password_succeeded', 'authentication.oauth_succeeded'],
+      order: 'asc',
+    });
+    expect(events.data.map((event) => [event.event, event.data])).toEqual([
+      [
+        'authentication.password_succeeded',
+        expect.objectContaining({ userId: user.id, email: 'ada@example.com', ipAddress: '203.0.113.7' }),
+      ],
+      ['authentication.oauth_succeeded', expect.objectContaining({ userId: user.id, type: 'oauth' })],
+    ]);
+  });
+});

@@ -35,6 +35,9 @@ export interface SessionGrant {
   organizationId: string | null;
   clientId: string;
   sessionId?: string;
+  /** What the client said of the browser (`ip_address`, `user_agent` in the request), for the event. */
+  ipAddress?: unknown;
+  userAgent?: unknown;
 }
 
 function forgetOldest<K, V>(map: Map<K, V>): void {
@@ -57,6 +60,14 @@ export function sessionAnswer(
   if (grant.sessionId === undefined) {
     wire = { ...user.wire, last_sign_in_at: new Date().toISOString() };
     ctx.store.replace(user, wire, false);
+    ctx.store.recordAuthentication({
+      type: grant.method === 'Password' ? 'password' : 'oauth',
+      status: 'succeeded',
+      ip_address: typeof grant.ipAddress === 'string' ? grant.ipAddress : null,
+      user_agent: typeof grant.userAgent === 'string' ? grant.userAgent : null,
+      user_id: user.wire.id,
+      email: user.wire.email,
+    });
   }
   const sessionId = grant.sessionId ?? newId('session');
   const { method, organizationId, clientId } = grant;
@@ -239,7 +250,13 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
   if (first) throw stepError(first, user);
   return {
     status: 200,
-    body: sessionAnswer(ctx, user, { method: 'Password', organizationId: null, clientId: body.client_id }),
+    body: sessionAnswer(ctx, user, {
+      method: 'Password',
+      organizationId: null,
+      clientId: body.client_id,
+      ipAddress: body.ip_address,
+      userAgent: body.user_agent,
+    }),
   };
 }
 

@@ -530,6 +530,8 @@ function exchangeCode(ctx: ApiContext, body: Record<string, unknown>): ApiResult
       method: issued.method,
       organizationId: issued.organizationId,
       clientId: issued.clientId,
+      ipAddress: body.ip_address,
+      userAgent: body.user_agent,
     }),
   };
 }
