@@ -478,4 +478,63 @@ describe('access tokens (RS256) and the JWKS', () => {
     ).toString('base64url');
     expect(verifies(altered)).toBe(false);
   });
+
+  it('a refresh keeps the session id, spends the refresh token, and stops once the session is revoked', async () => {
+    await importedUser('ada@example.com');
+    const { code } = expectCode(
+      await hostedPasswordSignIn(authorizationUrl(), { email: 'ada@example.com', password: PASSWORD }),
+    );
+    const first = await t.workos.userManagement.authenticateWithCode({
+      code,
+      clientId: t.emulator.clientId,
+      session: { sealSession: true, cookiePassword: COOKIE_PASSWORD },
+    });
+    const sid = claims(first.accessToken).sid;
+    const signedInAt = t.emulator.control.getUser('ada@example.com')?.user.last_sign_in_at;
+    const refreshed = await t.workos.userManagement
+      .loadSealedSession({ sessionData: first.sealedSession as string, cookiePassword: COOKIE_PASSWORD })
+      .refresh();
+    expect(refreshed).toMatchObject({ authenticated: true, sessionId: sid });
+    // A refresh is not a sign-in.
+    expect(t.emulator.control.getUser('ada@example.com')?.user.last_sign_in_at).toBe(signedInAt);
+    const replay = await thrown(
+      t.workos.userManagement.authenticateWithRefreshToken({ refreshToken: first.refreshToken }),
+    );
+    expect(replay).toMatchObject({ status: 400, error: 'invalid_grant' });
+
+    const next = (refreshed as { session: { refreshToken: string } }).session.refreshToken;
+    await t.workos.userManagement.revokeSession({ sessionId: sid as string });
+    expect(
+      await thrown(t.workos.userManagement.authenticateWithRefreshToken({ refreshToken: next })),
+    ).toMatchObject({ status: 400, error: 'invalid_grant' });
+  });
+});
+
+describe('authentication events', () => {
+  it('records authentication.password_succeeded and authentication.oauth_succeeded, as WorkOS does', async () => {
+    const user = await importedUser('ada@example.com');
+    const password = expectCode(
+      await hostedPasswordSignIn(authorizationUrl(), { email: 'ada@example.com', password: PASSWORD }),
+    );
+    await t.workos.userManagement.authenticateWithCode({
+      code: password.code,
+      clientId: t.emulator.clientId,
+      ipAddress: '203.0.113.7',
+      userAgent: 'Rehearsal/1.0',
+    });
+    await exchange(
+      expectCode(await hostedGoogleSignIn(authorizationUrl(), { email: 'ada@example.com' })).code,
+    );
+    const events = await t.workos.events.listEvents({
+      events: ['authentication.password_succeeded', 'authentication.oauth_succeeded'],
+      order: 'asc',
+    });
+    expect(events.data.map((event) => [event.event, event.data])).toEqual([
+      [
+        'authentication.password_succeeded',
+        expect.objectContaining({ userId: user.id, email: 'ada@example.com', ipAddress: '203.0.113.7' }),
+      ],
+      ['authentication.oauth_succeeded', expect.objectContaining({ userId: user.id, type: 'oauth' })],
+    ]);
+  });
 });

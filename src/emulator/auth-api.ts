@@ -26,45 +26,70 @@ function base64url(value: Buffer | string): string {
 /** Sessions remembered for revocation; the oldest are forgotten beyond this many. */
 const MAX_SESSIONS = 100_000;
 
-function accessToken(ctx: ApiContext, userId: string, organizationId: string | null): string {
-  const issuedAt = Math.floor(Date.now() / 1000);
-  const sessionId = newId('session');
-  ctx.sessions.set(sessionId, { userId, revoked: false });
-  if (ctx.sessions.size > MAX_SESSIONS) {
-    const oldest = ctx.sessions.keys().next().value;
-    if (oldest !== undefined) ctx.sessions.delete(oldest);
-  }
-  // RS256 with the emulator's key, whose public half `GET /sso/jwks/{clientId}` serves.
-  return ctx.signingKey().signJwt({
-    iss: 'workos-migrate-emulator',
-    sub: userId,
-    sid: sessionId,
-    ...(organizationId ? { org_id: organizationId } : {}),
-    iat: issuedAt,
-    exp: issuedAt + ACCESS_TOKEN_TTL_S,
-  });
-}
-
 /** How a session was started, as WorkOS names it in `authentication_method`. */
 export type AuthenticationMethod = 'Password' | `${string}OAuth`;
 
+/** What a session is bound to; `sessionId` continues one (a refresh) instead of starting one. */
+export interface SessionGrant {
+  method: AuthenticationMethod;
+  organizationId: string | null;
+  clientId: string;
+  sessionId?: string;
+  /** What the client said of the browser (`ip_address`, `user_agent` in the request), for the event. */
+  ipAddress?: unknown;
+  userAgent?: unknown;
+}
+
+function forgetOldest<K, V>(map: Map<K, V>): void {
+  if (map.size <= MAX_SESSIONS) return;
+  const oldest = map.keys().next().value;
+  if (oldest !== undefined) map.delete(oldest);
+}
+
 /**
- * A finished sign-in: records `last_sign_in_at` (without a user.updated event: a sign-in is not a
- * profile change) and answers the authenticate body every grant shares.
+ * The authenticate body every grant shares. A new session records `last_sign_in_at` (without a
+ * user.updated event: a sign-in is not a profile change); a refresh keeps the session's id. The
+ * refresh token is kept by digest, single use.
  */
 export function sessionAnswer(
   ctx: ApiContext,
   user: StoredUser,
-  method: AuthenticationMethod,
-  organizationId: string | null = null,
+  grant: SessionGrant,
 ): Record<string, unknown> {
-  const signedIn = { ...user.wire, last_sign_in_at: new Date().toISOString() };
-  ctx.store.replace(user, signedIn, false);
+  let wire = user.wire;
+  if (grant.sessionId === undefined) {
+    wire = { ...user.wire, last_sign_in_at: new Date().toISOString() };
+    ctx.store.replace(user, wire, false);
+    ctx.store.recordAuthentication({
+      type: grant.method === 'Password' ? 'password' : 'oauth',
+      status: 'succeeded',
+      ip_address: typeof grant.ipAddress === 'string' ? grant.ipAddress : null,
+      user_agent: typeof grant.userAgent === 'string' ? grant.userAgent : null,
+      user_id: user.wire.id,
+      email: user.wire.email,
+    });
+  }
+  const sessionId = grant.sessionId ?? newId('session');
+  const { method, organizationId, clientId } = grant;
+  ctx.sessions.set(sessionId, { userId: user.wire.id, revoked: false, method, organizationId, clientId });
+  forgetOldest(ctx.sessions);
+  const refreshToken = base64url(randomBytes(24));
+  ctx.authkit.refreshTokens.set(digestToken(refreshToken), sessionId);
+  forgetOldest(ctx.authkit.refreshTokens);
+  const issuedAt = Math.floor(Date.now() / 1000);
   return {
-    user: signedIn,
+    user: wire,
     ...(organizationId ? { organization_id: organizationId } : {}),
-    access_token: accessToken(ctx, user.wire.id, organizationId),
-    refresh_token: base64url(randomBytes(24)),
+    // RS256 with the emulator's key, whose public half `GET /sso/jwks/{clientId}` serves.
+    access_token: ctx.signingKey().signJwt({
+      iss: 'workos-migrate-emulator',
+      sub: user.wire.id,
+      sid: sessionId,
+      ...(organizationId ? { org_id: organizationId } : {}),
+      iat: issuedAt,
+      exp: issuedAt + ACCESS_TOKEN_TTL_S,
+    }),
+    refresh_token: refreshToken,
     authentication_method: method,
   };
 }
@@ -204,7 +229,7 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
     throw oauthError(
       400,
       'invalid_request',
-      'The emulator supports grant_type=password and grant_type=authorization_code only.',
+      'The emulator supports grant_type password, authorization_code and refresh_token only.',
     );
   }
   if (typeof body.client_id !== 'string' || !ctx.settings.clientIds.includes(body.client_id)) {
@@ -223,7 +248,16 @@ export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<Ap
   const { user, steps } = await checkPasswordSignIn(ctx, email, password);
   const first = steps[0];
   if (first) throw stepError(first, user);
-  return { status: 200, body: sessionAnswer(ctx, user, 'Password') };
+  return {
+    status: 200,
+    body: sessionAnswer(ctx, user, {
+      method: 'Password',
+      organizationId: null,
+      clientId: body.client_id,
+      ipAddress: body.ip_address,
+      userAgent: body.user_agent,
+    }),
+  };
 }
 
 /**

@@ -87,10 +87,12 @@ interface IssuedCode {
 export interface AuthkitState {
   requests: Map<string, AuthorizationRequest>;
   codes: Map<string, IssuedCode>;
+  /** Refresh token digest -> the session it continues. */
+  refreshTokens: Map<string, string>;
 }
 
 export function createAuthkitState(): AuthkitState {
-  return { requests: new Map(), codes: new Map() };
+  return { requests: new Map(), codes: new Map(), refreshTokens: new Map() };
 }
 
 function remember<T extends { expiresAt: number }>(map: Map<string, T>, key: string, value: T): void {
@@ -486,8 +488,11 @@ function s256(verifier: string): string {
   return createHash('sha256').update(verifier).digest('base64url');
 }
 
-/** `grant_type=authorization_code`: the code is spent by the first attempt that names it. */
-function exchangeCode(ctx: ApiContext, body: Record<string, unknown>): ApiResult {
+/**
+ * A known client id, and the secret when one is sent (a public client sends none): checked before a
+ * code or refresh token is looked up, so a stranger's attempt cannot spend it.
+ */
+function checkClient(ctx: ApiContext, body: Record<string, unknown>): { clientId: string; secret: unknown } {
   if (typeof body.client_id !== 'string' || !ctx.settings.clientIds.includes(body.client_id)) {
     throw oauthError(400, 'invalid_client', 'Invalid client ID.');
   }
@@ -495,13 +500,19 @@ function exchangeCode(ctx: ApiContext, body: Record<string, unknown>): ApiResult
   if (secret !== undefined && (typeof secret !== 'string' || !secretMatches(secret, ctx.settings.apiKeys))) {
     throw oauthError(400, 'invalid_client', 'Invalid client secret.');
   }
+  return { clientId: body.client_id, secret };
+}
+
+/** `grant_type=authorization_code`: the code is spent by the first attempt that names it. */
+function exchangeCode(ctx: ApiContext, body: Record<string, unknown>): ApiResult {
+  const { clientId, secret } = checkClient(ctx, body);
   if (typeof body.code !== 'string' || body.code === '') {
     throw oauthError(400, 'invalid_request', 'code is required.');
   }
   const key = digestToken(body.code);
   const issued = ctx.authkit.codes.get(key);
   ctx.authkit.codes.delete(key);
-  if (!issued || issued.expiresAt < Date.now() || issued.clientId !== body.client_id) throw invalidGrant();
+  if (!issued || issued.expiresAt < Date.now() || issued.clientId !== clientId) throw invalidGrant();
   const verifier = body.code_verifier;
   if (issued.codeChallenge !== null) {
     if (typeof verifier !== 'string' || s256(verifier) !== issued.codeChallenge) throw invalidGrant();
@@ -513,13 +524,62 @@ function exchangeCode(ctx: ApiContext, body: Record<string, unknown>): ApiResult
   }
   const user = ctx.store.get(issued.userId);
   if (!user) throw invalidGrant();
-  return { status: 200, body: sessionAnswer(ctx, user, issued.method, issued.organizationId) };
+  return {
+    status: 200,
+    body: sessionAnswer(ctx, user, {
+      method: issued.method,
+      organizationId: issued.organizationId,
+      clientId: issued.clientId,
+      ipAddress: body.ip_address,
+      userAgent: body.user_agent,
+    }),
+  };
 }
 
-/** `POST /user_management/authenticate`: the code grant here, every other grant in auth-api.ts. */
+/**
+ * `grant_type=refresh_token`: a new access token for the same session (same `sid`), and a new
+ * refresh token; the one presented is spent. A revoked session, a deleted user, another client or
+ * an organization the user does not belong to is `invalid_grant`.
+ */
+function refreshSession(ctx: ApiContext, body: Record<string, unknown>): ApiResult {
+  const { clientId } = checkClient(ctx, body);
+  if (typeof body.refresh_token !== 'string' || body.refresh_token === '') {
+    throw oauthError(400, 'invalid_request', 'refresh_token is required.');
+  }
+  const key = digestToken(body.refresh_token);
+  const sessionId = ctx.authkit.refreshTokens.get(key);
+  ctx.authkit.refreshTokens.delete(key);
+  const session = sessionId ? ctx.sessions.get(sessionId) : undefined;
+  const user = session ? ctx.store.get(session.userId) : undefined;
+  if (!sessionId || !session || session.revoked || !user || session.clientId !== clientId) {
+    throw oauthError(400, 'invalid_grant', 'The refresh token is invalid or has been revoked.');
+  }
+  const requested = typeof body.organization_id === 'string' ? body.organization_id : null;
+  if (
+    requested !== null &&
+    requested !== session.organizationId &&
+    !user.organizationIds.includes(requested)
+  ) {
+    throw oauthError(400, 'invalid_grant', 'The user is not a member of this organization.');
+  }
+  return {
+    status: 200,
+    body: sessionAnswer(ctx, user, {
+      method: session.method,
+      organizationId: requested ?? session.organizationId,
+      clientId: session.clientId,
+      sessionId,
+    }),
+  };
+}
+
+/** `POST /user_management/authenticate`: the code and refresh grants here, the password grant in auth-api.ts. */
 export async function authenticate(ctx: ApiContext, req: ApiRequest): Promise<ApiResult> {
   if (isJsonObject(req.body) && req.body.grant_type === 'authorization_code') {
     return exchangeCode(ctx, req.body);
+  }
+  if (isJsonObject(req.body) && req.body.grant_type === 'refresh_token') {
+    return refreshSession(ctx, req.body);
   }
   return authenticateWithoutCode(ctx, req);
 }

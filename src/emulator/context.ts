@@ -1,3 +1,4 @@
+import type { AuthenticationMethod } from './auth-api.js';
 import type { AuthkitState } from './authkit.js';
 import type { EmailTakenMode, MisreadHashType, SignInSteps } from './options.js';
 import type { PasswordPolicy } from './password-policy.js';
@@ -25,7 +26,16 @@ export interface ApiContext {
   /** AuthKit's pending hosted sign-ins and issued authorization codes. */
   authkit: AuthkitState;
   /** Sessions issued by authenticate (by `sid`): revoked ones are kept as revoked. */
-  sessions: Map<string, { userId: string; revoked: boolean }>;
+  sessions: Map<
+    string,
+    {
+      userId: string;
+      revoked: boolean;
+      method: AuthenticationMethod;
+      organizationId: string | null;
+      clientId: string;
+    }
+  >;
   /** Milliseconds until the per-email limit lets this email through again; 0 = allowed now. */
   authenticateWait(email: string): number;
   passwordResetWait(email: string): number;

@@ -38,6 +38,7 @@ export function createControl(deps: {
       ctx.store.clear();
       ctx.authkit.requests.clear();
       ctx.authkit.codes.clear();
+      ctx.authkit.refreshTokens.clear();
       deps.resetCounters();
       deps.clearScripts();
     },

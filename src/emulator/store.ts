@@ -10,14 +10,28 @@ export interface StoredUser {
   organizationIds: string[];
 }
 
-export interface StoredEvent {
+/** What a successful sign-in's `authentication.*_succeeded` event carries (the spec's payload). */
+export interface AuthenticationEventData {
+  type: 'password' | 'oauth';
+  status: 'succeeded';
+  ip_address: string | null;
+  user_agent: string | null;
+  user_id: string;
+  email: string;
+}
+
+export type StoredEvent = {
   object: 'event';
   id: string;
-  event: 'user.created' | 'user.updated' | 'user.deleted';
-  data: WireUser;
   created_at: string;
   context: Record<string, never>;
-}
+} & (
+  | { event: 'user.created' | 'user.updated' | 'user.deleted'; data: WireUser }
+  | {
+      event: 'authentication.password_succeeded' | 'authentication.oauth_succeeded';
+      data: AuthenticationEventData;
+    }
+);
 
 export interface StoredPasswordReset {
   id: string;
@@ -252,16 +266,26 @@ export class EmulatorStore {
     }
   }
 
-  private recordEvent(event: StoredEvent['event'], data: WireUser): void {
+  private recordEvent(event: 'user.created' | 'user.updated' | 'user.deleted', data: WireUser): void {
+    this.push({ event, data: structuredClone(data) });
+  }
+
+  /** A successful sign-in, as WorkOS records it in its events. */
+  recordAuthentication(data: AuthenticationEventData): void {
+    const event =
+      data.type === 'password' ? 'authentication.password_succeeded' : 'authentication.oauth_succeeded';
+    this.push({ event, data });
+  }
+
+  private push(event: Pick<StoredEvent, 'event' | 'data'>): void {
     if (this.options.recordEvents) {
       this.events.push({
         object: 'event',
         id: newId('event'),
-        event,
-        data: structuredClone(data),
         created_at: new Date().toISOString(),
         context: {},
-      });
+        ...event,
+      } as StoredEvent);
     }
     this.changed();
   }

@@ -38,6 +38,8 @@ const app = await buildApp({
   // JSON log lines go to a file, so they never interleave with the progress lines below.
   logger: { level: process.env.LOG_LEVEL ?? 'warn', file: LOG_FILE },
   migration: migrationOptions(workos),
+  // AuthKit sends the browser back to <PUBLIC_URL>/auth/callback (default the listening address).
+  ...(process.env.PUBLIC_URL ? { publicUrl: process.env.PUBLIC_URL } : {}),
 });
 const close = async () => {
   await app.close();
@@ -73,6 +75,8 @@ say(
 say(
   `  curl -s -X POST ${url}/login -H 'content-type: application/json' -d '{"email":"user1@example.com","password":"legacy-password-1"}'`,
 );
+if (workos.emulator)
+  say(`  ${url}/sign-in in a browser: email first, then the legacy form or AuthKit by the rollout`);
 say('');
 
 const started = Date.now();

@@ -127,7 +127,13 @@ export async function registerSignInPages(app: FastifyInstance, options: SignInP
       verifyLegacy: ({ password, passwordHash }) => verifyPassword(password, passwordHash),
       ipAddress: request.ip,
     });
-    if (!result.ok) return html(reply, 401, passwordStep(email, 'Incorrect email or password.'));
+    if (!result.ok) {
+      const why =
+        result.reason === 'invalid-credentials'
+          ? 'Incorrect email or password.'
+          : `Could not sign you in (${result.reason}).`;
+      return html(reply, 401, passwordStep(email, why));
+    }
     return startSession(reply, Number(result.localUserId), `password (${result.side})`);
   });
 
