@@ -149,7 +149,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     async status() {
       await flags.start();
       return {
-        ...(await readStatus(db, users, config.cutover.requireProvenFormats)),
+        ...(await readStatus(db, config.cutover.requireProvenFormats)),
         freeze: flags.freeze(),
         rollout: flags.rollout(),
         shadow: shadow ? { queued: shadow.queued, ...shadow.counters } : null,

@@ -11,7 +11,7 @@ import { databaseError, WorkosMigrateError } from '../core/errors.js';
 import { installedState } from '../drizzle/sql.js';
 import { classifyWorkosError, type WorkosCallError } from '../workos/client.js';
 import { LagRecorder } from './lag.js';
-import { acquireLeadership, releaseLeadership } from './leader.js';
+import { acquireLeadership, foldCounts, releaseLeadership } from './leader.js';
 import {
   type ClaimedRow,
   claim,
@@ -38,6 +38,9 @@ export function environmentOf(config: ResolvedConfig): string {
 export function callTimeoutMs(leaseMs: number): number {
   return Math.floor(leaseMs / 3);
 }
+
+/** How often the leader compacts status()'s kept counts. */
+const FOLD_COUNTS_EVERY_MS = 5_000;
 
 /** The row's lease ran out (or another worker took it): the sync sends nothing more. */
 class LeaseLost extends CallRefused {}
@@ -177,11 +180,22 @@ export class Worker {
 
   private async leadershipLoop(): Promise<void> {
     const { leaderLeaseMs } = this.config.worker;
+    let foldedAt = 0;
     while (this.running) {
       try {
         const until = await acquireLeadership(this.config.db, this.id, leaderLeaseMs);
         // A worker that cannot renew stops issuing calls at once (isLeader turns false).
         this.leaderUntil = until ?? 0;
+        // The leader keeps status()'s counts compact (one fold at a time across instances anyway).
+        if (until !== null && Date.now() - foldedAt >= FOLD_COUNTS_EVERY_MS) {
+          foldedAt = Date.now();
+          await foldCounts(this.config.db).catch((error: unknown) =>
+            this.config.logger.warn(
+              { err: errorSummary(error) },
+              'workos-migrate: folding the counts failed',
+            ),
+          );
+        }
       } catch (error) {
         this.leaderUntil = 0;
         this.config.logger.warn({ err: errorSummary(error) }, 'workos-migrate: leader lease renewal failed');
