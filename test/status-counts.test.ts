@@ -1,4 +1,4 @@
-// status()'s counts are kept by statement triggers (workos_migrate.counts), not recounted: under
+// status()'s counts are kept by triggers (workos_migrate.counts), not recounted: under
 // concurrent inserts, updates, deletes, rollbacks, TRUNCATEs and folds, by an app role that does not
 // own the tables and by the library's own writes, status() equals exact count(*)s. Also: concurrent
 // writers never wait on each other for a counter; install seeds the counts from existing rows.

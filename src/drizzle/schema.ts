@@ -87,7 +87,7 @@ export const formatChecks = workosMigrateSchema.table('format_checks', {
 });
 
 /**
- * status()'s kept counts: signed deltas appended by the install's statement triggers; a counter's value
+ * status()'s kept counts: signed deltas appended by the install's triggers; a counter's value
  * is the sum of its rows (`users`, `sync_state`, `sync_state.password.<state>`, `sync_state.format.<id>`,
  * `outbox.live`, `outbox.backfill`, `outbox.held`, `outbox.dead.<reason>`).
  */

@@ -111,8 +111,8 @@ function countersUnder(counters: Map<string, number>, prefix: string): Map<strin
 }
 
 /**
- * Exact counts without reading every row: they are kept transactionally by the install's statement
- * triggers (workos_migrate.counts, one delta row per counter per statement), so this sums a few rows.
+ * Exact counts without reading every row: they are kept transactionally by the install's
+ * triggers (workos_migrate.counts: signed deltas per statement or per moved row), so this sums a few rows.
  */
 export async function readStatus(
   db: DrizzleDatabase,
