@@ -175,7 +175,9 @@ await runBench('plugin-overhead', args.timeout, async (h) => {
     'sensitive than req/s to other work on a shared machine. The CPU ratio is without / with, so 1 means no overhead.',
     'Both routes answer `{"ok":true,"n":1}`; `/guarded` carries `config: { workosMigrate: { freeze: true } }` (freeze off).',
     `With the plugin: \`app.register(workosMigrate, config)\` with ${
-      args['no-worker'] ? '`worker: false`' : 'its worker started (idle: it polls the outbox, backing off from every 200 ms to every 1 s)'
+      args['no-worker']
+        ? '`worker: false`'
+        : 'its worker started (idle: it polls the outbox, backing off from every 200 ms to every 1 s)'
     }, flags from the stored`,
     'settings (re-read every second), a real PostgreSQL (durable defaults) and the emulator in a child process.',
     `Pairs run again because other processes used more than ${args['max-other-cores']} cores during them: ${ROUTES.map(
