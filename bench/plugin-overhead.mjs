@@ -16,30 +16,19 @@
 // used more than `max-other-cores` cores is run again, at most `retries` times (the result file says so).
 // Prints a markdown table and writes it to bench/results/plugin-overhead.md (or --out <name>.md).
 
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { install } from 'workos-migrate/drizzle';
 import {
   commandLine,
-  connect,
-  createDatabase,
   flags,
   fmtLoad,
   loadMeter,
   machineLines,
   median,
-  nameChild,
   runBench,
-  serverVersion,
-  startEmulatorChild,
-  USERS_DDL,
-  usersMapping,
   waitForQuiet,
   writeResult,
 } from './lib/common.mjs';
-import { DURABLE, startPostgres } from './lib/postgres.mjs';
+import { startPluginBed, startServer } from './lib/server-child.mjs';
 
 const args = flags({
   pairs: 5,
@@ -55,7 +44,6 @@ const args = flags({
   timeout: 900,
 });
 
-const SERVER = fileURLToPath(new URL('./lib/plugin-server.mjs', import.meta.url));
 const ROUTES = args.routes.split(',');
 if (!ROUTES.every((route) => route === '/hot' || route === '/guarded')) {
   throw new Error(`--routes must list /hot and/or /guarded (got ${args.routes})`);
@@ -66,51 +54,6 @@ if (!['without-first', 'abba'].includes(args.order)) {
 // An unguarded route carries no hook of the plugin at all (the guard is attached per route in onRoute):
 // it must run as fast as without the plugin. The guarded route pays for one callback hook.
 const TARGETS = { '/hot': 0.99, '/guarded': 0.97 };
-
-/** Spawns a server child; resolves with its port and an idempotent stop(). */
-async function startServer(h, options) {
-  const child = spawn(process.execPath, [SERVER, JSON.stringify(options)], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
-  h.track(child.pid);
-  nameChild(child.pid, `server ${options.mode}`);
-  const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    child.stdin.end('stop\n');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(timer);
-    h.untrack(child.pid);
-  };
-  h.defer(stop);
-  const lines = createInterface({ input: child.stdout });
-  const messages = [];
-  let notify = () => {};
-  lines.on('line', (line) => {
-    messages.push(JSON.parse(line));
-    notify();
-  });
-  const next = () =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        if (messages.length > 0) resolve(messages.shift());
-      };
-      notify = check;
-      check();
-      exited.then(({ code, signal }) => reject(new Error(`server child exited (${code ?? signal})`)));
-    });
-  const info = await next();
-  /** CPU time (µs) the server process used so far. */
-  const cpu = async () => {
-    const answer = next();
-    child.stdin.write('cpu\n');
-    return (await answer).cpuMicros;
-  };
-  return { ...info, stop, cpu };
-}
 
 function drive(url, seconds, connections) {
   return autocannon({ url, connections, pipelining: 1, duration: seconds });
@@ -153,14 +96,7 @@ const fmt3 = (x) => x.toFixed(3);
 const fmt0 = (x) => Math.round(x).toLocaleString('en-US');
 
 await runBench('plugin-overhead', args.timeout, async (h) => {
-  const pg = await startPostgres({ settings: DURABLE });
-  h.defer(() => pg.stop());
-  const dbUrl = await createDatabase(pg.url, 'bench_plugin');
-  const { client, db } = await connect(h, dbUrl, 2);
-  const version = await serverVersion(client);
-  await client.unsafe(USERS_DDL('users'));
-  await install(db, await usersMapping('users'));
-  const emulator = await startEmulatorChild(h, []);
+  const { dbUrl, version, emulator } = await startPluginBed(h, 'bench_plugin');
   const base = {
     dbUrl,
     emulator: { url: emulator.url, apiKey: emulator.apiKey, clientId: emulator.clientId },
@@ -239,7 +175,9 @@ await runBench('plugin-overhead', args.timeout, async (h) => {
     'sensitive than req/s to other work on a shared machine. The CPU ratio is without / with, so 1 means no overhead.',
     'Both routes answer `{"ok":true,"n":1}`; `/guarded` carries `config: { workosMigrate: { freeze: true } }` (freeze off).',
     `With the plugin: \`app.register(workosMigrate, config)\` with ${
-      args['no-worker'] ? '`worker: false`' : 'its worker started (idle, polling the outbox every 200 ms)'
+      args['no-worker']
+        ? '`worker: false`'
+        : 'its worker started (idle: it polls the outbox, backing off from every 200 ms to every 1 s)'
     }, flags from the stored`,
     'settings (re-read every second), a real PostgreSQL (durable defaults) and the emulator in a child process.',
     `Pairs run again because other processes used more than ${args['max-other-cores']} cores during them: ${ROUTES.map(

@@ -17,7 +17,6 @@
 
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { createWorkosMigrate } from 'workos-migrate';
 import {
@@ -41,6 +40,7 @@ import {
   writeResult,
 } from './lib/common.mjs';
 import { NOT_DURABLE, startPostgres } from './lib/postgres.mjs';
+import { jsonLines } from './lib/server-child.mjs';
 
 const args = flags({
   large: 500000,
@@ -74,22 +74,7 @@ async function startWorkerChild(h, options) {
   h.track(child.pid);
   nameChild(child.pid, 'worker child');
   const exited = new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
-  const lines = createInterface({ input: child.stdout });
-  const messages = [];
-  let notify = () => {};
-  lines.on('line', (line) => {
-    messages.push(JSON.parse(line));
-    notify();
-  });
-  const next = () =>
-    new Promise((resolve, reject) => {
-      const check = () => {
-        if (messages.length > 0) resolve(messages.shift());
-      };
-      notify = check;
-      check();
-      exited.then(({ code, signal }) => reject(new Error(`worker child exited (${code ?? signal})`)));
-    });
+  const next = jsonLines(child, exited, 'worker child');
   let stopped = false;
   const stop = async () => {
     if (stopped) return null;

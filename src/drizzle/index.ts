@@ -2,6 +2,7 @@ export { type EmbeddedDatabase, openEmbeddedDatabase } from './embedded.js';
 export { checkRole, type RoleReport, workerGrantsSql } from './roles.js';
 export {
   appliedDeletes,
+  counts,
   formatChecks,
   leader,
   outbox,

@@ -13,6 +13,7 @@ interface Need {
 }
 
 const ENQUEUE = 'workos_migrate.enqueue(text, boolean, boolean, text)';
+const FOLD_COUNTS = 'workos_migrate.fold_counts()';
 const LIBRARY_TABLES = [
   'outbox',
   'sync_state',
@@ -43,6 +44,15 @@ function workerNeeds(mapping: UsersMapping): Need[] {
         .map((privilege) => `has_table_privilege(%r, 'workos_migrate.${table}', '${privilege}')`)
         .join(' AND '),
     })),
+    // status() reads the kept counts and folds them; the triggers that append to them run as the owner.
+    {
+      grant: 'GRANT SELECT ON workos_migrate.counts TO %r',
+      check: `has_table_privilege(%r, 'workos_migrate.counts', 'SELECT')`,
+    },
+    {
+      grant: `GRANT EXECUTE ON FUNCTION ${FOLD_COUNTS} TO %r`,
+      check: `has_function_privilege(%r, '${FOLD_COUNTS}', 'EXECUTE')`,
+    },
     {
       grant: `GRANT EXECUTE ON FUNCTION ${ENQUEUE} TO %r`,
       check: `has_function_privilege(%r, '${ENQUEUE}', 'EXECUTE')`,

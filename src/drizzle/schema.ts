@@ -90,6 +90,16 @@ export const formatChecks = workosMigrateSchema.table('format_checks', {
   lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+/**
+ * status()'s kept counts: signed deltas appended by the install's triggers; a counter's value
+ * is the sum of its rows (`users`, `sync_state`, `sync_state.password.<state>`, `sync_state.format.<id>`,
+ * `outbox.live`, `outbox.backfill`, `outbox.held`, `outbox.dead.<reason>`).
+ */
+export const counts = workosMigrateSchema.table('counts', {
+  counter: text('counter').notNull(),
+  delta: bigint('delta', { mode: 'number' }).notNull(),
+});
+
 /** The leader lease: one row, renewed by the worker that spends the rate budget. */
 /** Unconfirmed deletes applied in WorkOS, for the mass-delete guard's sliding window. */
 export const appliedDeletes = workosMigrateSchema.table('applied_deletes', {

@@ -161,6 +161,8 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
             WHERE ${await idEquals(db, users, sql.raw(quoteIdent(users.columns.id)), id)}`,
       );
       await db.execute(sql`SELECT workos_migrate.enqueue(${id}, false, ${(exists[0]?.n ?? 0) === 0}, NULL)`);
+      // An idle worker here polls slowly: this change is due now.
+      worker.wake();
       const deadline = Date.now() + (options.timeoutMs ?? 30_000);
       while (Date.now() < deadline) {
         const rows = await query<{ dead: boolean; reason: string | null }>(
@@ -179,7 +181,7 @@ export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
     async status() {
       await flags.start();
       return {
-        ...(await readStatus(db, users, config.cutover.requireProvenFormats)),
+        ...(await readStatus(db, config.cutover.requireProvenFormats)),
         freeze: flags.freeze(),
         rollout: flags.rollout(),
         shadow: shadow ? { queued: shadow.queued, ...shadow.counters } : null,

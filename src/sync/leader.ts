@@ -38,3 +38,11 @@ export async function currentLeader(
   );
   return rows[0] ?? null;
 }
+
+/**
+ * Compacts status()'s kept counts (one row per counter). Read-only, and so free of WAL and fsync, when
+ * there is nothing to fold: the leader calls it on its lease renewals.
+ */
+export async function foldCounts(db: DrizzleDatabase): Promise<void> {
+  await db.execute(sql`SELECT workos_migrate.fold_counts()`);
+}

@@ -322,3 +322,17 @@ export async function recordAppliedDelete(
         INSERT INTO workos_migrate.applied_deletes (user_id) VALUES (${userId})`,
   );
 }
+
+/**
+ * Whether any row is due for a claim (a read on the claim index, no row locks, no write): what an
+ * idle worker asks before it claims.
+ */
+export async function hasDueRows(db: DrizzleDatabase): Promise<boolean> {
+  const rows = await query<{ due: boolean }>(
+    db,
+    sql`SELECT EXISTS (SELECT 1 FROM workos_migrate.outbox
+          WHERE NOT dead AND NOT held AND next_attempt_at <= now()
+            AND (lease_expires_at IS NULL OR lease_expires_at < now())) AS due`,
+  );
+  return rows[0]?.due === true;
+}

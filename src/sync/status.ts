@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
 import { type DrizzleDatabase, query } from '../core/db.js';
 import { quoteIdent, type UsersMapping } from '../core/mapping.js';
-import { currentLeader } from './leader.js';
+import { currentLeader, foldCounts } from './leader.js';
 
 export interface MigrationStatus {
   users: number;
@@ -54,13 +54,14 @@ export function formatVerdict(
   return { ready: true, verdict: 'ready' };
 }
 
+/** Shadow evidence per format, with its users from the kept counts (no scan of sync_state). */
 async function readFormats(
   db: DrizzleDatabase,
+  usersByFormat: Map<string, number>,
   rule: ResolvedConfig['cutover']['requireProvenFormats'],
 ): Promise<FormatEvidence[]> {
-  const rows = await query<{
+  const checks = await query<{
     format: string;
-    users: number;
     matched: number;
     mismatched: number;
     other: number;
@@ -69,72 +70,91 @@ async function readFormats(
     last_seen_at: string | null;
   }>(
     db,
-    sql`SELECT coalesce(u.format, f.format) AS format, coalesce(u.n, 0)::int AS users,
-          coalesce(f.matched, 0)::int AS matched, coalesce(f.mismatched, 0)::int AS mismatched,
-          coalesce(f.other, 0)::int AS other, coalesce(f.healed, 0)::int AS healed,
-          f.first_seen_at::text AS first_seen_at, f.last_seen_at::text AS last_seen_at
-        FROM (SELECT hash_format AS format, count(*) AS n FROM workos_migrate.sync_state
-              WHERE hash_format IS NOT NULL GROUP BY 1) u
-        FULL JOIN workos_migrate.format_checks f ON f.format = u.format
-        ORDER BY 1`,
+    sql`SELECT format, matched::int AS matched, mismatched::int AS mismatched, other::int AS other,
+          healed::int AS healed, first_seen_at::text AS first_seen_at, last_seen_at::text AS last_seen_at
+        FROM workos_migrate.format_checks`,
   );
-  return rows.map((row) => ({
-    format: row.format,
-    users: row.users,
-    shadowChecked: row.matched + row.mismatched + row.other,
-    matched: row.matched,
-    mismatched: row.mismatched,
-    other: row.other,
-    healed: row.healed,
-    firstSeenAt: row.first_seen_at,
-    lastSeenAt: row.last_seen_at,
-    ...formatVerdict(row, rule),
-  }));
+  const byFormat = new Map(checks.map((row) => [row.format, row]));
+  const formats = [...new Set([...usersByFormat.keys(), ...byFormat.keys()])].sort((a, b) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  );
+  return formats.map((format) => {
+    const row = byFormat.get(format);
+    const counts = {
+      matched: row?.matched ?? 0,
+      mismatched: row?.mismatched ?? 0,
+      other: row?.other ?? 0,
+      healed: row?.healed ?? 0,
+    };
+    return {
+      format,
+      users: usersByFormat.get(format) ?? 0,
+      shadowChecked: counts.matched + counts.mismatched + counts.other,
+      ...counts,
+      firstSeenAt: row?.first_seen_at ?? null,
+      lastSeenAt: row?.last_seen_at ?? null,
+      ...formatVerdict(counts, rule),
+    };
+  });
 }
 
+/** Delta rows past which status() folds them itself (no worker running to do it). */
+const FOLD_ABOVE_ROWS = 2_000;
+
+/** The non-zero counters under `prefix.`, keyed by what follows it. */
+function countersUnder(counters: Map<string, number>, prefix: string): Map<string, number> {
+  const found = new Map<string, number>();
+  for (const [counter, n] of counters) {
+    if (n !== 0 && counter.startsWith(`${prefix}.`)) found.set(counter.slice(prefix.length + 1), n);
+  }
+  return found;
+}
+
+/**
+ * Exact counts without reading every row: they are kept transactionally by the install's
+ * triggers (workos_migrate.counts: signed deltas per statement or per moved row), so this sums a few rows.
+ */
 export async function readStatus(
   db: DrizzleDatabase,
-  mapping: UsersMapping,
   provenFormats: ResolvedConfig['cutover']['requireProvenFormats'],
 ): Promise<MigrationStatus> {
-  const [counts] = await query<{
-    users: number;
-    synced: number;
-    live: number;
-    backfill: number;
-    held: number;
+  const rows = await query<{
+    counter: string | null;
+    n: number;
+    delta_rows: number;
     oldest: number | null;
     truncated: string | null;
   }>(
     db,
-    sql`SELECT
-          (SELECT count(*)::int FROM ${sql.raw(mapping.users.qualified)}) AS users,
-          (SELECT count(*)::int FROM workos_migrate.sync_state) AS synced,
-          (SELECT count(*)::int FROM workos_migrate.outbox WHERE NOT dead AND NOT held AND priority = 0) AS live,
-          (SELECT count(*)::int FROM workos_migrate.outbox WHERE NOT dead AND NOT held AND priority > 0) AS backfill,
-          (SELECT count(*)::int FROM workos_migrate.outbox WHERE held AND NOT dead) AS held,
+    sql`SELECT c.counter, c.n, c.delta_rows,
           (SELECT extract(epoch FROM now() - min(enqueued_at))::float8 FROM workos_migrate.outbox WHERE NOT dead) AS oldest,
-          (SELECT value #>> '{}' FROM workos_migrate.settings WHERE key = 'last_truncate_at') AS truncated`,
+          (SELECT value #>> '{}' FROM workos_migrate.settings WHERE key = 'last_truncate_at') AS truncated
+        FROM (SELECT NULL::text AS counter, 0::float8 AS n, 0::int AS delta_rows) base
+        LEFT JOIN (SELECT counter, sum(delta)::float8 AS n, count(*)::int AS delta_rows
+                   FROM workos_migrate.counts GROUP BY counter) c ON true`,
   );
-  const dead = await query<{ reason: string; n: number }>(
-    db,
-    sql`SELECT coalesce(dead_reason, 'unknown') AS reason, count(*)::int AS n FROM workos_migrate.outbox WHERE dead GROUP BY 1`,
-  );
-  const passwords = await query<{ state: string; n: number }>(
-    db,
-    sql`SELECT password_state AS state, count(*)::int AS n FROM workos_migrate.sync_state GROUP BY 1`,
-  );
+  const counters = new Map<string, number>();
+  let deltaRows = 0;
+  for (const row of rows) {
+    if (row.counter === null) continue;
+    counters.set(row.counter, row.n);
+    deltaRows += row.delta_rows;
+  }
+  // Compaction only (the sums above are exact either way): a role without EXECUTE on fold_counts
+  // still gets its status.
+  if (deltaRows > FOLD_ABOVE_ROWS) await foldCounts(db).catch(() => undefined);
+  const outbox = countersUnder(counters, 'outbox');
   return {
-    users: counts?.users ?? 0,
-    synced: counts?.synced ?? 0,
-    pending: { live: counts?.live ?? 0, backfill: counts?.backfill ?? 0 },
-    dead: Object.fromEntries(dead.map((row) => [row.reason, row.n])),
-    passwordStates: Object.fromEntries(passwords.map((row) => [row.state, row.n])),
-    oldestPendingSeconds: counts?.oldest ?? null,
+    users: counters.get('users') ?? 0,
+    synced: counters.get('sync_state') ?? 0,
+    pending: { live: outbox.get('live') ?? 0, backfill: outbox.get('backfill') ?? 0 },
+    dead: Object.fromEntries(countersUnder(outbox, 'dead')),
+    passwordStates: Object.fromEntries(countersUnder(counters, 'sync_state.password')),
+    oldestPendingSeconds: rows[0]?.oldest ?? null,
     leader: await currentLeader(db),
-    deletesAwaitingConfirmation: counts?.held ?? 0,
-    lastTruncateAt: counts?.truncated ?? null,
-    formats: await readFormats(db, provenFormats),
+    deletesAwaitingConfirmation: outbox.get('held') ?? 0,
+    lastTruncateAt: rows[0]?.truncated ?? null,
+    formats: await readFormats(db, countersUnder(counters, 'sync_state.format'), provenFormats),
   };
 }
 

@@ -11,7 +11,7 @@ import { databaseError, WorkosMigrateError } from '../core/errors.js';
 import { installedState } from '../drizzle/sql.js';
 import { classifyWorkosError, type WorkosCallError } from '../workos/client.js';
 import { LagRecorder } from './lag.js';
-import { acquireLeadership, releaseLeadership } from './leader.js';
+import { acquireLeadership, foldCounts, releaseLeadership } from './leader.js';
 import {
   type ClaimedRow,
   claim,
@@ -19,6 +19,7 @@ import {
   deadLetter,
   extendLease,
   finishRowSql,
+  hasDueRows,
   holdDeletes,
   release,
   requeueForVerification,
@@ -38,6 +39,14 @@ export function environmentOf(config: ResolvedConfig): string {
 export function callTimeoutMs(leaseMs: number): number {
   return Math.floor(leaseMs / 3);
 }
+
+/** Empty polls at `pollMs` before an idle worker starts backing off (1 s at the default 200 ms). */
+const IDLE_POLLS_BEFORE_BACKOFF = 5;
+/** An idle worker polls at most every this many `pollMs` (1 s at the default 200 ms). */
+const IDLE_BACKOFF_FACTOR = 5;
+
+/** How often the leader compacts status()'s kept counts. */
+const FOLD_COUNTS_EVERY_MS = 5_000;
 
 /** The row's lease ran out (or another worker took it): the sync sends nothing more. */
 class LeaseLost extends CallRefused {}
@@ -74,7 +83,6 @@ export class Worker {
   private running = false;
   private leaderUntil = 0;
   private abort = new AbortController();
-  private stopped: Promise<void> = Promise.resolve();
   private readonly inFlight = new Set<Promise<void>>();
   /** User ids with a sync in flight here: never claimed again until it ends, even past its lease. */
   private readonly inFlightIds = new Set<string>();
@@ -82,6 +90,10 @@ export class Worker {
   /** Failures of writes that had no answer: only those may still land in WorkOS later. */
   private readonly unansweredWrites = new WeakSet<WorkosCallError>();
   private loops: Promise<void>[] = [];
+  /** Consecutive polls that found nothing to claim (the idle backoff). */
+  private idlePolls = 0;
+  /** Ends the claim loop's current sleep, if it sleeps. */
+  private wakeSleeper: (() => void) | null = null;
   private reconciler: Reconciler | null = null;
   private environment: string;
   /** Set when WorkOS refused the API key: the worker stops and says why. */
@@ -127,9 +139,6 @@ export class Worker {
     const signal = this.abort.signal;
     // Every in-flight row may wait on the rate limiter with this signal at once: not a leak.
     setMaxListeners(this.config.worker.concurrency * 2 + 10, signal);
-    this.stopped = new Promise((resolve) =>
-      signal.addEventListener('abort', () => resolve(), { once: true }),
-    );
     // Take the lease before the claim loop's first pass: otherwise that pass found no leader and
     // slept a poll interval, delaying the first write of every start by pollMs or more.
     this.leaderUntil =
@@ -148,6 +157,7 @@ export class Worker {
     if (!this.running) return;
     this.running = false;
     this.abort.abort();
+    this.wakeSleeper?.();
     await Promise.allSettled(this.loops);
     await Promise.allSettled([...this.inFlight]);
     this.leaderUntil = 0;
@@ -177,11 +187,22 @@ export class Worker {
 
   private async leadershipLoop(): Promise<void> {
     const { leaderLeaseMs } = this.config.worker;
+    let foldedAt = 0;
     while (this.running) {
       try {
         const until = await acquireLeadership(this.config.db, this.id, leaderLeaseMs);
         // A worker that cannot renew stops issuing calls at once (isLeader turns false).
         this.leaderUntil = until ?? 0;
+        // The leader keeps status()'s counts compact (one fold at a time across instances anyway).
+        if (until !== null && Date.now() - foldedAt >= FOLD_COUNTS_EVERY_MS) {
+          foldedAt = Date.now();
+          await foldCounts(this.config.db).catch((error: unknown) =>
+            this.config.logger.warn(
+              { err: errorSummary(error) },
+              'workos-migrate: folding the counts failed',
+            ),
+          );
+        }
       } catch (error) {
         this.leaderUntil = 0;
         this.config.logger.warn({ err: errorSummary(error) }, 'workos-migrate: leader lease renewal failed');
@@ -207,6 +228,13 @@ export class Worker {
       const paused = this.limiter.pausedForMs > 0;
       if (this.isLeader && !full() && !paused) {
         try {
+          // Idle (the last claim found nothing): a read on the claim index first; the claim (an UPDATE,
+          // with its row locks and count trigger) runs only when something is due.
+          if (this.idlePolls > 0 && !(await hasDueRows(this.config.db))) {
+            this.idlePolls += 1;
+            await this.idleSleep(pollMs);
+            continue;
+          }
           const wanted = concurrency - this.inFlight.size;
           const rows = await claim(this.config.db, wanted, leaseMs, this.inFlightIds);
           claimed = rows.length;
@@ -227,13 +255,43 @@ export class Worker {
           );
         }
       }
-      if (claimed === 0 || full()) {
-        const wait = full()
-          ? Promise.race([...this.inFlight])
-          : sleep(paused ? Math.min(this.limiter.pausedForMs, pollMs * 5) : pollMs);
-        await Promise.race([wait, this.stopped]);
-      }
+      this.idlePolls = claimed > 0 || paused || !this.isLeader ? 0 : this.idlePolls + 1;
+      // In-flight syncs all end (stop() waits for them), so racing them alone never hangs a stop.
+      if (full()) await Promise.race([...this.inFlight]);
+      else if (claimed === 0)
+        await this.idleSleep(paused ? Math.min(this.limiter.pausedForMs, pollMs * 5) : pollMs);
     }
+  }
+
+  /**
+   * The claim loop's wait: `pollMs` while there is work, then, after IDLE_POLLS_BEFORE_BACKOFF empty
+   * polls, doubling up to IDLE_BACKOFF_FACTOR x `pollMs` (1 s by default). A change enqueued by this
+   * process (`wake()`), new work found, or stop() ends it at once. One timer, no listener left behind
+   * (racing a long-lived promise added a reaction to it at every poll, kept until the worker stopped).
+   */
+  private idleSleep(baseMs: number): Promise<void> {
+    const backoff = Math.max(0, this.idlePolls - IDLE_POLLS_BEFORE_BACKOFF);
+    const ms = Math.min(baseMs * 2 ** Math.min(backoff, 10), baseMs * IDLE_BACKOFF_FACTOR);
+    return new Promise((resolve) => {
+      const timer = setTimeout(
+        () => {
+          this.wakeSleeper = null;
+          resolve();
+        },
+        Math.max(ms, baseMs),
+      );
+      this.wakeSleeper = () => {
+        clearTimeout(timer);
+        this.wakeSleeper = null;
+        resolve();
+      };
+    });
+  }
+
+  /** Something was enqueued here (e.g. `syncNow`): poll now, at the busy interval. */
+  wake(): void {
+    this.idlePolls = 0;
+    this.wakeSleeper?.();
   }
 
   /**
