@@ -169,6 +169,26 @@ describe('the re-checks after an unanswered write that a newer change follows', 
     expect(firstName(id)).toBe('B');
   }, 60_000);
 
+  it('a newer change while the row waits for its last re-check is mirrored at once, and the last re-check still comes', async () => {
+    // Lease 6 s: timeout 2 s, last re-check 12 s after the retry.
+    const id = await syncedUser('waiting@example.com', 6_000, 200);
+    t.emulator.control.script({ kind: 'drop', method: 'PUT', path: '/user_management/users' });
+    await app.exec(`UPDATE users SET first_name = 'A' WHERE id = $1`, [id]);
+    await waitFor(() => t.emulator.control.counters().faults.drop === 1, 10_000, 'the dropped PUT');
+    await app.exec(`UPDATE users SET first_name = 'B' WHERE id = $1`, [id]);
+    await waitFor(() => firstName(id) === 'B', 10_000, "'B' in WorkOS");
+    await waitFor(async () => (await importPending()) === 0, 15_000, 'the first re-check');
+
+    // The row now waits (next attempt at stray_until) for the last re-check; 'C' does not wait with it.
+    const changedAt = Date.now();
+    await app.exec(`UPDATE users SET first_name = 'C' WHERE id = $1`, [id]);
+    await waitFor(() => firstName(id) === 'C', 10_000, "'C' in WorkOS");
+    expect(Date.now() - changedAt).toBeLessThan(4_000);
+    expect(await outboxRows()).toBe(1);
+    await waitFor(async () => (await outboxRows()) === 0, 30_000, 'the last re-check');
+    expect(firstName(id)).toBe('C');
+  }, 60_000);
+
   it('a stray write that lands after the first re-check is corrected by the last one', async () => {
     // Lease 1.5 s: the client gives up after 500 ms; the stalled 'A' lands 2.5 s after it was sent,
     // after the first re-check and before the last one (3 s after the retry).

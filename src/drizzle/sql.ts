@@ -157,7 +157,11 @@ RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     workos_user_id = COALESCE(EXCLUDED.workos_user_id, o.workos_user_id),
     held = o.held AND (EXCLUDED.deleted OR o.deleted OR o.replaced),
     attempts = CASE WHEN o.dead THEN 0 ELSE o.attempts END,
-    next_attempt_at = CASE WHEN o.dead OR o.priority > 0 THEN now() ELSE o.next_attempt_at END,
+    -- A row kept only for the last re-check after an unanswered write is due now for a new change
+    -- (stray_until stays, so the last re-check still comes); a retry's backoff is kept.
+    next_attempt_at = CASE WHEN o.dead OR o.priority > 0
+        OR (o.stray_until IS NOT NULL AND o.next_attempt_at >= o.stray_until AND NOT o.uncertain)
+      THEN now() ELSE o.next_attempt_at END,
     dead = false,
     dead_reason = NULL,
     updated_at = now();
