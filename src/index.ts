@@ -45,4 +45,4 @@ export {
   type SignInRoute,
   type SyncResult,
   type WorkosMigrate,
-} from './sync/index.js';
+} from './signin/engine.js';

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
 import { WorkosMigrateError } from '../core/errors.js';
-import type { WorkosMigrate } from '../sync/index.js';
+import type { WorkosMigrate } from '../signin/engine.js';
 import { type AdminSession, bearerTokenMatches, constantTimeEquals, maskEmail, SessionKeys } from './auth.js';
 import { dashboardAsset } from './dashboard.js';
 import { createMetrics, type MetricsOptions } from './metrics.js';

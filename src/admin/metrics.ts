@@ -1,4 +1,4 @@
-import type { MigrationStatusWithFlags, WorkosMigrate } from '../sync/index.js';
+import type { MigrationStatusWithFlags, WorkosMigrate } from '../signin/engine.js';
 
 /** The part of a prom-client `Registry` used here, so the app's own registry (any 15.x) fits. */
 export interface MetricsRegistry {

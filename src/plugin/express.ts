@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { type AdminOptions, createAdminHandler, validateAdminOptions } from '../admin/index.js';
 import type { WorkosMigrateConfig } from '../core/config.js';
-import { createWorkosMigrate, type WorkosMigrate } from '../sync/index.js';
+import { createWorkosMigrate, type WorkosMigrate } from '../signin/engine.js';
 import { frozenAnswer, requestHelpers, type WorkosMigrateRequest } from './shared.js';
 
 export type { WorkosMigrateRequest } from './shared.js';

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { type AdminOptions, createAdminHandler, validateAdminOptions } from '../admin/index.js';
 import type { WorkerOptions, WorkosMigrateConfig } from '../core/config.js';
 import { ConfigError } from '../core/errors.js';
-import { createWorkosMigrate, type WorkosMigrate } from '../sync/index.js';
+import { createWorkosMigrate, type WorkosMigrate } from '../signin/engine.js';
 import { frozenAnswer, requestHelpers, type WorkosMigrateRequest } from './shared.js';
 
 export type { WorkosMigrateRequest } from './shared.js';

@@ -7,7 +7,7 @@ import type {
   SignInInput,
   SignInRoute,
   WorkosMigrate,
-} from '../sync/index.js';
+} from '../signin/engine.js';
 
 /** Per-request helpers both adapters attach (`request.workosMigrate` / `req.workosMigrate`). */
 export interface WorkosMigrateRequest {

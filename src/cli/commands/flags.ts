@@ -1,7 +1,7 @@
 // `freeze` and `rollout`: the same setters as the admin routes. With --app-url they go through a
 // running app's admin routes instead (an app on embedded PGlite holds its database alone).
 import type { FlagSource, FreezeState, RolloutState } from '../../flags/flags.js';
-import { createWorkosMigrate } from '../../sync/index.js';
+import { createWorkosMigrate } from '../../signin/engine.js';
 import { type CliCommand, type CliIo, EXIT_OK, jsonLine, UsageError } from '../conventions.js';
 import { addEngineCommand, type EngineFlags, requireSchema, withSetup } from '../engine.js';
 

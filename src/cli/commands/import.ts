@@ -4,7 +4,7 @@ import type { WorkerOptions } from '../../core/config.js';
 import { type DrizzleDatabase, query } from '../../core/db.js';
 import type { Logger } from '../../core/logger.js';
 import { installedState } from '../../drizzle/sql.js';
-import { createWorkosMigrate } from '../../sync/index.js';
+import { createWorkosMigrate } from '../../signin/engine.js';
 import { lastRecheckOnlySql } from '../../sync/outbox.js';
 import { createWorkosClient } from '../../workos/client.js';
 import { withoutPrefix } from '../config.js';

@@ -4,7 +4,7 @@ import {
   type DeadLetterPage,
   type FormatEvidence,
   type MigrationStatusWithFlags,
-} from '../../sync/index.js';
+} from '../../signin/engine.js';
 import { type CliCommand, EXIT_FAILED, EXIT_OK, jsonLine, UsageError } from '../conventions.js';
 import { addEngineCommand, type EngineFlags, requireSchema, withSetup } from '../engine.js';
 import { byReason, count, duration, percent, sum, table } from '../format.js';

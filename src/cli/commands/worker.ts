@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WorkerOptions } from '../../core/config.js';
-import { createWorkosMigrate } from '../../sync/index.js';
+import { createWorkosMigrate } from '../../signin/engine.js';
 import { withoutPrefix } from '../config.js';
 import { type CliCommand, EXIT_OK, jsonLine, UsageError } from '../conventions.js';
 import { addEngineCommand, type EngineFlags, stderrLogger, withSetup } from '../engine.js';

@@ -5,6 +5,13 @@ import { query } from '../core/db.js';
 
 import { quoteIdent } from '../core/mapping.js';
 import { createFlags, type Flags, type FreezeState, type RolloutState } from '../flags/flags.js';
+import { enqueueBackfill } from '../sync/backfill.js';
+import type { MirrorLag } from '../sync/lag.js';
+import { idColumnType, idEquals } from '../sync/local-user.js';
+import { rolloutPreviewer } from '../sync/rollout-preview.js';
+import { type DeadLetterPage, type MigrationStatus, readDeadLetters, readStatus } from '../sync/status.js';
+import { callTimeoutMs, Worker, type WorkerCounters } from '../sync/worker.js';
+import { createWorkosClient } from '../workos/client.js';
 import {
   type CompleteSignInInput,
   type CompleteSignInResult,
@@ -12,18 +19,12 @@ import {
   type SignInInput,
   type SignInRoute,
   signIn,
-} from '../signin/authkit.js';
-import { type CutoverDecision, decideCutover } from '../signin/cutover.js';
-import { type LoginInput, type LoginResult, login } from '../signin/login.js';
-import { ShadowChecker, type ShadowCounters } from '../signin/shadow.js';
-import { createWorkosClient } from '../workos/client.js';
-import { enqueueBackfill } from './backfill.js';
-import type { MirrorLag } from './lag.js';
-import { idColumnType, idEquals } from './local-user.js';
-import { rolloutPreviewer } from './rollout-preview.js';
-import { type DeadLetterPage, type MigrationStatus, readDeadLetters, readStatus } from './status.js';
-import { callTimeoutMs, Worker, type WorkerCounters } from './worker.js';
+} from './authkit.js';
+import { type CutoverDecision, decideCutover } from './cutover.js';
+import { type LoginInput, type LoginResult, login } from './login.js';
+import { ShadowChecker, type ShadowCounters } from './shadow.js';
 
+export type { DeadLetter, DeadLetterPage, FormatEvidence, MigrationStatus } from '../sync/status.js';
 export type {
   CompleteSignInFailure,
   CompleteSignInInput,
@@ -33,10 +34,9 @@ export type {
   PendingSignIn,
   SignInInput,
   SignInRoute,
-} from '../signin/authkit.js';
-export type { CutoverDecision, LegacyReason } from '../signin/cutover.js';
-export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from '../signin/login.js';
-export type { DeadLetter, DeadLetterPage, FormatEvidence, MigrationStatus } from './status.js';
+} from './authkit.js';
+export type { CutoverDecision, LegacyReason } from './cutover.js';
+export type { LegacyCredentials, LoginInput, LoginReason, LoginResult } from './login.js';
 
 /** `status()` plus the flags as this process sees them. */
 export interface MigrationStatusWithFlags extends MigrationStatus {
@@ -107,7 +107,8 @@ export interface WorkosMigrate {
 
 /**
  * The engine: capture is the database trigger; this object runs the worker that mirrors the outbox
- * into WorkOS. Nothing here calls WorkOS outside the worker.
+ * into WorkOS, and answers sign-ins. It lives here, above sync/ and flags/, because it composes
+ * them with login(), AuthKit and the shadow checks: sync/ never imports signin/.
  */
 export function createWorkosMigrate(input: WorkosMigrateConfig): WorkosMigrate {
   const config = resolveConfig(input);
