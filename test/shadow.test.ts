@@ -90,6 +90,9 @@ beforeAll(async () => {
     logger,
     cutover: { requireProvenFormats: { minMatches: 3, maxMismatchRate: 0.01 } },
     shadow: { ratePerSecond: 50 },
+    // A client timeout (a third of the lease) far above a loaded machine's answer times: an answer
+    // that times out is no evidence ('other'), and these tests count evidence.
+    worker: { leaseMs: 30_000 },
   });
   await migrate.start();
 });
