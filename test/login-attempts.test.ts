@@ -164,6 +164,16 @@ describe('one attempt limit for every instance', () => {
 });
 
 describe('the window', () => {
+  it('a limit above 1,000 (one stored time per attempt) is refused by name', () => {
+    expect(() =>
+      createWorkosMigrate(
+        engineConfig(app.db, t.emulator, {
+          login: { legacyAttemptLimit: { limit: 1_001, windowMs: 60_000 } },
+        }),
+      ),
+    ).toThrow(/option login\.legacyAttemptLimit\.limit must be a number from 1 to 1000 \(got 1001\)/);
+  });
+
   it('ends: after windowMs the email may try again, and rows whose window passed are removed', async () => {
     const windowMs = 3_000;
     const rule = { login: { legacyAttemptLimit: { limit: 2, windowMs } } };
