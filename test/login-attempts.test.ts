@@ -10,7 +10,6 @@ import postgres from 'postgres';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   createWorkosMigrate,
-  DatabaseError,
   type DrizzleDatabase,
   type LegacyCredentials,
   type LoginResult,
@@ -240,7 +239,7 @@ describe('when the count cannot be taken', () => {
     }
   });
 
-  it('a role without EXECUTE on the function is told which GRANT it lacks, and nobody is let through', async () => {
+  it('a role without EXECUTE on the function is told which GRANT it lacks, and sign-ins go on, counted per process meanwhile', async () => {
     const grants = workerGrantsSql(app.mapping, '%ROLE%')
       .split('\n')
       .filter((line) => line.trim() && !line.includes('take_login_attempt'));
@@ -251,15 +250,30 @@ describe('when the count cannot be taken', () => {
       `GRANT EXECUTE ON FUNCTION workos_migrate.take_login_attempt(text, integer, bigint) TO "${role.role}";`,
     ]);
     const connection = connectAgain(role.url);
-    const migrate = createWorkosMigrate(engineConfig(connection.db, t.emulator));
+    const errors: string[] = [];
+    const logger = {
+      debug: () => {},
+      info: () => {},
+      warn: () => {},
+      error: (_: object, msg: string) => void errors.push(msg),
+    };
+    const migrate = createWorkosMigrate(engineConfig(connection.db, t.emulator, { logger }));
     try {
       await insertUser('nogrant@example.com', 'right-password-6');
-      const error = await migrate
-        .login({ email: 'nogrant@example.com', password: 'right-password-6', verifyLegacy })
-        .catch((failure: unknown) => failure);
-      expect(error).toBeInstanceOf(DatabaseError);
-      expect((error as Error).message).toMatch(/permission denied for function take_login_attempt \(42501\)/);
-      expect(legacyCalls).toHaveLength(0);
+      // An upgrade deployed before `install` (or the GRANT) locks nobody out of the legacy sign-in...
+      expect(
+        await migrate.login({ email: 'nogrant@example.com', password: 'right-password-6', verifyLegacy }),
+      ).toMatchObject({ side: 'legacy', ok: true });
+      expect(errors.join('\n')).toMatch(/not installed or not granted \(run `workos-migrate install`/);
+      // ...and lets no unlimited guesses through: the limit holds in this process.
+      for (let i = 1; i < 10; i++) {
+        await migrate.login({ email: 'nogrant@example.com', password: `wrong-${i}`, verifyLegacy });
+      }
+      expect(legacyCalls).toHaveLength(10);
+      expect(
+        await migrate.login({ email: 'nogrant@example.com', password: 'right-password-6', verifyLegacy }),
+      ).toMatchObject({ side: 'legacy', ok: false, reason: 'rate-limited' });
+      expect(legacyCalls).toHaveLength(10);
     } finally {
       await migrate.close();
       await connection.close();

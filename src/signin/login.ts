@@ -121,24 +121,54 @@ function attemptKey(config: ResolvedConfig, email: string): string {
 }
 
 /**
+ * Until `install` has created the shared count (or the role has its GRANT), the limit is kept per
+ * process, as before it was shared: an upgrade deployed before `install` must neither lock every user
+ * out of the legacy sign-in nor let guesses through unlimited. Keyed like the table; bounded.
+ */
+const processAttempts = new WeakMap<ResolvedConfig, Map<string, number[]>>();
+const PROCESS_ATTEMPT_EMAILS = 10_000;
+
+function takeProcessAttempt(config: ResolvedConfig, key: string, rule: { limit: number; windowMs: number }) {
+  const attempts = processAttempts.get(config) ?? new Map<string, number[]>();
+  processAttempts.set(config, attempts);
+  const now = Date.now();
+  const recent = (attempts.get(key) ?? []).filter((at) => now - at < rule.windowMs);
+  attempts.delete(key);
+  const counted = recent.length < rule.limit;
+  if (counted) recent.push(now);
+  attempts.set(key, recent);
+  // Oldest email first (a Map keeps insertion order): the bound holds under a spray of emails.
+  if (attempts.size > PROCESS_ATTEMPT_EMAILS) attempts.delete(attempts.keys().next().value as string);
+  return counted;
+}
+
+/**
  * Counts one legacy password check for the email against `login.legacyAttemptLimit`, in PostgreSQL, so
  * every instance of the app shares one count (an in-process count let N instances allow N x the limit,
  * and a restart reset it): one call of `workos_migrate.take_login_attempt` (a sliding window). False:
  * over the limit. Fails closed: if the count cannot be taken the attempt is refused (`rate-limited`),
  * since an attacker who can slow the database must not get unlimited guesses by it; a user is at worst
- * asked to retry. A missing function or grant is a setup error, thrown with what to do.
+ * asked to retry. A missing function or grant is a setup error: logged with what to do, and counted
+ * per process meanwhile.
  */
 async function takeLegacyAttempt(config: ResolvedConfig, email: string): Promise<boolean> {
   const rule = config.login.legacyAttemptLimit;
   if (rule === false) return true;
+  const key = attemptKey(config, email);
   try {
     const [row] = await query<{ counted: boolean }>(
       config.db,
-      sql`SELECT workos_migrate.take_login_attempt(${attemptKey(config, email)}::text, ${rule.limit}::integer, ${rule.windowMs}::bigint) AS counted`,
+      sql`SELECT workos_migrate.take_login_attempt(${key}::text, ${rule.limit}::integer, ${rule.windowMs}::bigint) AS counted`,
     );
     return row?.counted === true;
   } catch (error) {
-    if (error instanceof DatabaseError && LIMITER_SETUP_STATES.has(error.sqlState ?? '')) throw error;
+    if (error instanceof DatabaseError && LIMITER_SETUP_STATES.has(error.sqlState ?? '')) {
+      config.logger.error(
+        { sqlState: error.sqlState, advice: error.message },
+        'workos-migrate: the shared legacy attempt limit is not installed or not granted (run `workos-migrate install`, or the GRANT `install --print` shows); counted in this process until then',
+      );
+      return takeProcessAttempt(config, key, rule);
+    }
     config.logger.warn(
       { sqlState: error instanceof DatabaseError ? error.sqlState : undefined },
       'workos-migrate: the legacy attempt limit could not be counted; this attempt is refused as rate-limited',
