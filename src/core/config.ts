@@ -73,7 +73,8 @@ export interface LoginOptions {
   /**
    * Legacy password checks allowed per email inside `login()`, answered `rate-limited` beyond it:
    * WorkOS's own authenticate limit (10 per 60 s per email), so moving users to legacy never weakens
-   * brute-force protection. In memory, per process. `false` turns it off. Default `{ limit: 10, windowMs: 60_000 }`.
+   * brute-force protection. A sliding window counted in PostgreSQL, shared by every instance; `limit`
+   * at most 1,000 (each email's row keeps one time per attempt). `false` turns it off. Default `{ limit: 10, windowMs: 60_000 }`.
    */
   legacyAttemptLimit?: { limit: number; windowMs: number } | false;
   /**
@@ -488,7 +489,14 @@ function resolveLogin(login: LoginOptions): ResolvedConfig['login'] {
       limit === false
         ? false
         : {
-            limit: positiveInteger(limit.limit, 10, 'login.legacyAttemptLimit.limit'),
+            // An integer, and at most 1,000: each email's row keeps one time per attempt.
+            limit: numberWithin(
+              positiveInteger(limit.limit, 10, 'login.legacyAttemptLimit.limit'),
+              10,
+              1,
+              1_000,
+              'login.legacyAttemptLimit.limit',
+            ),
             windowMs: positiveInteger(limit.windowMs, 60_000, 'login.legacyAttemptLimit.windowMs'),
           },
     unknownUserHash,

@@ -5,6 +5,7 @@ export {
   counts,
   formatChecks,
   leader,
+  loginAttempts,
   outbox,
   settings,
   syncState,

@@ -14,6 +14,7 @@ interface Need {
 
 const ENQUEUE = 'workos_migrate.enqueue(text, boolean, boolean, text)';
 const FOLD_COUNTS = 'workos_migrate.fold_counts()';
+const TAKE_LOGIN_ATTEMPT = 'workos_migrate.take_login_attempt(text, integer, bigint)';
 const LIBRARY_TABLES = [
   'outbox',
   'sync_state',
@@ -56,6 +57,11 @@ function workerNeeds(mapping: UsersMapping): Need[] {
     {
       grant: `GRANT EXECUTE ON FUNCTION ${ENQUEUE} TO %r`,
       check: `has_function_privilege(%r, '${ENQUEUE}', 'EXECUTE')`,
+    },
+    // login()'s legacy attempt limit (the function writes its own table, as the owner).
+    {
+      grant: `GRANT EXECUTE ON FUNCTION ${TAKE_LOGIN_ATTEMPT} TO %r`,
+      check: `has_function_privilege(%r, '${TAKE_LOGIN_ATTEMPT}', 'EXECUTE')`,
     },
     { grant: `GRANT SELECT ON ${users} TO %r`, check: `has_table_privilege(%r, ${usersLiteral}, 'SELECT')` },
     {

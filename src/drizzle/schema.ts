@@ -113,6 +113,16 @@ export const leader = workosMigrateSchema.table('leader', {
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 });
 
+/**
+ * `login()`'s legacy attempt limit, shared by every instance: per email key (an HMAC of the normalised
+ * email, never the email), the attempts inside the window. Written only by `take_login_attempt()`.
+ */
+export const loginAttempts = workosMigrateSchema.table('login_attempts', {
+  emailKey: text('email_key').primaryKey(),
+  attemptedAt: timestamp('attempted_at', { withTimezone: true }).array().notNull(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+});
+
 /** Stored settings: freeze, rollout percent, the pinned WorkOS environment, the installed version. */
 export const settings = workosMigrateSchema.table('settings', {
   key: text('key').primaryKey(),

@@ -166,7 +166,44 @@ RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     dead_reason = NULL,
     updated_at = now();
 $fn$;
-REVOKE ALL ON FUNCTION workos_migrate.enqueue(text, boolean, boolean, text) FROM PUBLIC;`;
+REVOKE ALL ON FUNCTION workos_migrate.enqueue(text, boolean, boolean, text) FROM PUBLIC;
+
+-- login()'s legacy attempt limit, one count shared by every app instance: per email key (an HMAC of the
+-- normalised email, never the email itself), the times of the attempts inside the window.
+CREATE TABLE IF NOT EXISTS workos_migrate.login_attempts (
+  email_key text PRIMARY KEY,
+  attempted_at timestamptz[] NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_attempts_expires_idx ON workos_migrate.login_attempts (expires_at);
+
+-- Counts one attempt unless p_limit of them already fall in the last p_window_ms, and answers whether it
+-- counted. A sliding window (as WorkOS's per-minute limit and the old in-process one): a fixed window
+-- would let 2 x p_limit through across a window boundary. A refused attempt is not recorded (a guesser
+-- gets p_limit tries per window, never more; the user gets in once it passes). The row lock serialises
+-- the instances' attempts on one email. Each call also removes up to two rows whose window is over, so
+-- the table holds about the emails tried in the last window, with or without a worker running.
+CREATE OR REPLACE FUNCTION workos_migrate.take_login_attempt(p_email_key text, p_limit integer, p_window_ms bigint)
+RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
+DECLARE
+  v_now timestamptz := clock_timestamp();
+  v_since timestamptz := v_now - p_window_ms * interval '1 millisecond';
+  v_counted boolean;
+BEGIN
+  DELETE FROM workos_migrate.login_attempts WHERE email_key IN (
+    SELECT email_key FROM workos_migrate.login_attempts WHERE expires_at < v_now
+    ORDER BY expires_at LIMIT 2 FOR UPDATE SKIP LOCKED);
+  INSERT INTO workos_migrate.login_attempts AS a (email_key, attempted_at, expires_at)
+    VALUES (p_email_key, ARRAY[v_now], v_now + p_window_ms * interval '1 millisecond')
+  ON CONFLICT (email_key) DO UPDATE SET
+    attempted_at = ARRAY(SELECT t FROM unnest(a.attempted_at) t WHERE t > v_since) || v_now,
+    expires_at = GREATEST(a.expires_at, EXCLUDED.expires_at)
+  WHERE cardinality(ARRAY(SELECT t FROM unnest(a.attempted_at) t WHERE t > v_since)) < p_limit
+  RETURNING true INTO v_counted;
+  RETURN coalesce(v_counted, false);
+END
+$fn$;
+REVOKE ALL ON FUNCTION workos_migrate.take_login_attempt(text, integer, bigint) FROM PUBLIC;`;
 }
 
 /** Every mirrored column of the users table, as `OLD."x"` / `NEW."x"` lists for a row comparison. */
@@ -437,7 +474,9 @@ INSERT INTO workos_migrate.counts (counter, delta)
 /** `workos-migrate capture v<version> <digest of the generated SQL>`: what `checkInstalled` compares. */
 function captureFingerprint(mapping: UsersMapping, body?: string): string {
   const text = body ?? captureSql(mapping).replace(/\n\nCOMMENT ON FUNCTION[\s\S]*$/, '');
-  return `workos-migrate capture v${CAPTURE_VERSION} ${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
+  // The library's tables and functions too: an install that lacks one this version calls is stale.
+  const digest = createHash('sha256').update(tablesSql()).update(text).digest('hex');
+  return `workos-migrate capture v${CAPTURE_VERSION} ${digest.slice(0, 16)}`;
 }
 
 export function expectedFingerprint(mapping: UsersMapping): string {

@@ -1,8 +1,10 @@
+import { createHmac } from 'node:crypto';
 import type { User, WorkOS } from '@workos-inc/node';
 import { type SQL, sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
 import { query } from '../core/db.js';
 import { normaliseEmail } from '../core/email.js';
+import { DatabaseError } from '../core/errors.js';
 import type { Flags } from '../flags/flags.js';
 import { findLocalUserByEmail, loadLocalUser, localUserSelect } from '../sync/local-user.js';
 import { requeueForVerification } from '../sync/outbox.js';
@@ -105,45 +107,74 @@ export const SIGN_IN_STEPS: Record<string, LoginReason> = {
   authentication_method_not_allowed: 'authentication-method-not-allowed',
 };
 
+/** The limiter is not installed, or this role may not call it: a setup to fix, not a moment to wait out. */
+const LIMITER_SETUP_STATES = new Set(['42883', '42P01', '3F000', '42501']);
+
 /**
- * Legacy password checks per email in a sliding window, in this process: the legacy side gets the
- * brute-force limit WorkOS applies to its own sign-ins. Bounded: the oldest emails go first.
+ * The attempt limit's key for an email: an HMAC of the normalised email under a key derived from the
+ * WorkOS API key (the same in every instance of one environment), so the table never holds an email,
+ * nor a plain digest that a list of emails could be hashed against.
  */
-class AttemptLimiter {
-  private readonly attempts = new Map<string, number[]>();
-  private static readonly MAX_EMAILS = 50_000;
-
-  constructor(private readonly rule: { limit: number; windowMs: number }) {}
-
-  /** Counts one attempt; false when the email already spent its window. */
-  take(email: string): boolean {
-    const now = Date.now();
-    const recent = (this.attempts.get(email) ?? []).filter((at) => now - at < this.rule.windowMs);
-    if (recent.length >= this.rule.limit) {
-      this.attempts.set(email, recent);
-      return false;
-    }
-    recent.push(now);
-    this.attempts.delete(email);
-    this.attempts.set(email, recent);
-    if (this.attempts.size > AttemptLimiter.MAX_EMAILS) {
-      const oldest = this.attempts.keys().next().value;
-      if (oldest !== undefined) this.attempts.delete(oldest);
-    }
-    return true;
-  }
+function attemptKey(config: ResolvedConfig, email: string): string {
+  const key = createHmac('sha256', config.workos.apiKey).update('workos-migrate legacy attempts').digest();
+  return createHmac('sha256', key).update(normaliseEmail(email)).digest('base64url');
 }
 
-const limiters = new WeakMap<ResolvedConfig, AttemptLimiter | null>();
+/**
+ * Until `install` has created the shared count (or the role has its GRANT), the limit is kept per
+ * process, as before it was shared: an upgrade deployed before `install` must neither lock every user
+ * out of the legacy sign-in nor let guesses through unlimited. Keyed like the table; bounded.
+ */
+const processAttempts = new WeakMap<ResolvedConfig, Map<string, number[]>>();
+const PROCESS_ATTEMPT_EMAILS = 10_000;
 
-function limiterFor(config: ResolvedConfig): AttemptLimiter | null {
-  let limiter = limiters.get(config);
-  if (limiter === undefined) {
-    const rule = config.login.legacyAttemptLimit;
-    limiter = rule === false ? null : new AttemptLimiter(rule);
-    limiters.set(config, limiter);
+function takeProcessAttempt(config: ResolvedConfig, key: string, rule: { limit: number; windowMs: number }) {
+  const attempts = processAttempts.get(config) ?? new Map<string, number[]>();
+  processAttempts.set(config, attempts);
+  const now = Date.now();
+  const recent = (attempts.get(key) ?? []).filter((at) => now - at < rule.windowMs);
+  attempts.delete(key);
+  const counted = recent.length < rule.limit;
+  if (counted) recent.push(now);
+  attempts.set(key, recent);
+  // Oldest email first (a Map keeps insertion order): the bound holds under a spray of emails.
+  if (attempts.size > PROCESS_ATTEMPT_EMAILS) attempts.delete(attempts.keys().next().value as string);
+  return counted;
+}
+
+/**
+ * Counts one legacy password check for the email against `login.legacyAttemptLimit`, in PostgreSQL, so
+ * every instance of the app shares one count (an in-process count let N instances allow N x the limit,
+ * and a restart reset it): one call of `workos_migrate.take_login_attempt` (a sliding window). False:
+ * over the limit. Fails closed: if the count cannot be taken the attempt is refused (`rate-limited`),
+ * since an attacker who can slow the database must not get unlimited guesses by it; a user is at worst
+ * asked to retry. A missing function or grant is a setup error: logged with what to do, and counted
+ * per process meanwhile.
+ */
+async function takeLegacyAttempt(config: ResolvedConfig, email: string): Promise<boolean> {
+  const rule = config.login.legacyAttemptLimit;
+  if (rule === false) return true;
+  const key = attemptKey(config, email);
+  try {
+    const [row] = await query<{ counted: boolean }>(
+      config.db,
+      sql`SELECT workos_migrate.take_login_attempt(${key}::text, ${rule.limit}::integer, ${rule.windowMs}::bigint) AS counted`,
+    );
+    return row?.counted === true;
+  } catch (error) {
+    if (error instanceof DatabaseError && LIMITER_SETUP_STATES.has(error.sqlState ?? '')) {
+      config.logger.error(
+        { sqlState: error.sqlState, advice: error.message },
+        'workos-migrate: the shared legacy attempt limit is not installed or not granted (run `workos-migrate install`, or the GRANT `install --print` shows); counted in this process until then',
+      );
+      return takeProcessAttempt(config, key, rule);
+    }
+    config.logger.warn(
+      { sqlState: error instanceof DatabaseError ? error.sqlState : undefined },
+      'workos-migrate: the legacy attempt limit could not be counted; this attempt is refused as rate-limited',
+    );
+    return false;
   }
-  return limiter;
 }
 
 /**
@@ -158,7 +189,6 @@ export async function login(
   shadow: ShadowChecker | null = null,
 ): Promise<LoginResult> {
   const { db, users, logger } = config;
-  const limiter = limiterFor(config);
   const refused = (
     side: 'workos' | 'legacy',
     reason: LoginReason,
@@ -176,20 +206,26 @@ export async function login(
   });
   /** The app's check, behind the per-email attempt limit: 'limited' when the limit refused it. */
   const checkLegacy = async (credentials: LegacyCredentials): Promise<boolean | 'limited'> => {
-    if (limiter && !limiter.take(normaliseEmail(credentials.email))) return 'limited';
+    if (!(await takeLegacyAttempt(config, credentials.email))) return 'limited';
     return (await input.verifyLegacy(credentials)) === true;
   };
 
   const user = await findLocalUserByEmail(db, users, localUserSelect(users), input.email);
   if (!user?.email) {
-    // Spend what a real check costs, so the answer's timing does not tell whether the account exists.
-    const limited = await checkLegacy({
-      localUserId: '',
-      email: input.email,
-      password: input.password,
-      passwordHash: config.login.unknownUserHash,
-    }).catch(() => false);
-    return refused('legacy', limited === 'limited' ? 'rate-limited' : 'unknown-user', null);
+    // Counted like a known email, and spends what a real check costs, so neither the limit nor the
+    // answer's timing tells whether the account exists.
+    if (!(await takeLegacyAttempt(config, input.email))) return refused('legacy', 'rate-limited', null);
+    await Promise.resolve()
+      .then(() =>
+        input.verifyLegacy({
+          localUserId: '',
+          email: input.email,
+          password: input.password,
+          passwordHash: config.login.unknownUserHash,
+        }),
+      )
+      .catch(() => false);
+    return refused('legacy', 'unknown-user', null);
   }
   const localUserId = user.id;
   // Refused on both sides, before any password is checked.
