@@ -16,6 +16,8 @@ const ENQUEUE = 'workos_migrate.enqueue(text, boolean, boolean, text)';
 const FOLD_COUNTS = 'workos_migrate.fold_counts()';
 const LIBRARY_TABLES = [
   'outbox',
+  // verify --full's scratch table (its run's rows only, deleted at the end).
+  'verify_seen',
   'sync_state',
   'leader',
   'settings',
