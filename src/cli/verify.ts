@@ -278,11 +278,18 @@ export async function verify(
     manual: MANUAL_STEPS,
   });
   let seen = null as SeenIds | null;
+  let failed = false;
   try {
     return await runChecks();
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
-    await seen?.close();
     await drift.close();
+    // A cleanup failure never hides the error that ended the run (its rows go after a day).
+    await seen?.close().catch((error: unknown) => {
+      if (!failed) throw error;
+    });
   }
 
   async function runChecks(): Promise<VerifyReport> {
