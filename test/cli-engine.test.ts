@@ -570,6 +570,33 @@ export default defineConfig({
     expect(human.stdout).toContain('Verification failed');
   });
 
+  it('verify --full as the worker role: the second pass finds a synced user missing in WorkOS, and the run leaves no scratch rows', async () => {
+    const role = await createRole(database, 'verify_worker');
+    expect((await run(['install', '--worker-role', role.role])).code).toBe(0);
+    // A crashed run's rows, two days old: the next run removes them.
+    await client`INSERT INTO workos_migrate.verify_seen (run_id, workos_user_id, created_at)
+      VALUES ('crashed-run', 'user_01CRASHED', now() - interval '2 days')`;
+    const [linked] = await client`SELECT workos_user_id FROM workos_migrate.sync_state WHERE user_id = '6'`;
+    const missing = 'user_01VERIFYMISSINGINWORKOS0';
+    await client`UPDATE workos_migrate.sync_state SET workos_user_id = ${missing} WHERE user_id = '6'`;
+    try {
+      const r = await run(['verify', '--full', '--json'], { env: { ...env, DATABASE_URL: role.url } });
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      const report = json<{ drift: { userId: string; workosUserId: string; problem: string }[] }>(r);
+      // User 4's drift (from the test above) comes from the scan; user 6 only from the second pass.
+      expect(
+        report.drift.map(({ userId, workosUserId, problem }) => ({ userId, workosUserId, problem })),
+      ).toEqual([
+        { userId: '4', workosUserId: t.emulator.control.getUser('app_4')?.user.id, problem: 'field_drift' },
+        { userId: '6', workosUserId: missing, problem: 'missing_in_workos' },
+      ]);
+      const [left] = await client`SELECT count(*)::int AS n FROM workos_migrate.verify_seen`;
+      expect(left?.n).toBe(0);
+    } finally {
+      await client`UPDATE workos_migrate.sync_state SET workos_user_id = ${linked?.workos_user_id} WHERE user_id = '6'`;
+    }
+  });
+
   it('worker mirrors a new user until SIGTERM; retry and confirm-deletes answer', async () => {
     const w = start(['worker']);
     await waitFor(() => w.stderr().includes('worker started'));

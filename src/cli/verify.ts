@@ -1,9 +1,10 @@
 // `verify`: the migration checklist as one command. Reads only, from WorkOS and the database.
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { User, WorkOS } from '@workos-inc/node';
-import { sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
 import type { ResolvedConfig } from '../core/config.js';
 import { type DrizzleDatabase, query } from '../core/db.js';
 import { normaliseEmail } from '../core/email.js';
@@ -191,6 +192,51 @@ export function diffUser(local: SyncedRow, remote: User, externalIdPrefix: strin
   return entries;
 }
 
+/**
+ * The WorkOS ids a `--full` scan met, kept in PostgreSQL (workos_migrate.verify_seen, one multi-row
+ * insert per page), not in a Set: a Set grew ~150 bytes per user (318 MiB peak at 1,000,000), and
+ * anything smaller in memory (a Bloom filter, truncated hashes) could count a user missing in WorkOS as
+ * met. The second pass anti-joins it over bounded user_id ranges, so memory stays flat at any size.
+ * A run deletes its rows at the end; rows older than a day (a crashed run) go when the next run starts.
+ * Losing a row is safe: the user is only read again by a GET.
+ */
+class SeenIds {
+  private constructor(
+    private readonly db: DrizzleDatabase,
+    private readonly runId: string,
+  ) {}
+
+  /** Null when the table is missing (installed by an older version). */
+  static async open(db: DrizzleDatabase): Promise<SeenIds | null> {
+    const [table] = await query<{ present: boolean }>(
+      db,
+      sql`SELECT to_regclass('workos_migrate.verify_seen') IS NOT NULL AS present`,
+    );
+    if (!table?.present) return null;
+    await db.execute(sql`DELETE FROM workos_migrate.verify_seen WHERE created_at < now() - interval '1 day'`);
+    return new SeenIds(db, randomUUID());
+  }
+
+  async add(workosUserIds: string[]): Promise<void> {
+    if (workosUserIds.length === 0) return;
+    const rows = workosUserIds.map((id) => sql`(${this.runId}, ${id})`);
+    await this.db.execute(
+      sql`INSERT INTO workos_migrate.verify_seen (run_id, workos_user_id) VALUES ${sql.join(rows, sql`, `)}
+        ON CONFLICT DO NOTHING`,
+    );
+  }
+
+  /** True for a sync_state row `s` whose WorkOS id this run did not meet. */
+  unseen(): SQL {
+    return sql`NOT EXISTS (SELECT 1 FROM workos_migrate.verify_seen v
+      WHERE v.run_id = ${this.runId} AND v.workos_user_id = s.workos_user_id)`;
+  }
+
+  async close(): Promise<void> {
+    await this.db.execute(sql`DELETE FROM workos_migrate.verify_seen WHERE run_id = ${this.runId}`);
+  }
+}
+
 async function pool<T>(items: T[], size: number, work: (item: T) => Promise<void>): Promise<void> {
   const queue = [...items];
   await Promise.all(
@@ -231,10 +277,19 @@ export async function verify(
     orphans,
     manual: MANUAL_STEPS,
   });
+  let seen = null as SeenIds | null;
+  let failed = false;
   try {
     return await runChecks();
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
     await drift.close();
+    // A cleanup failure never hides the error that ended the run (its rows go after a day).
+    await seen?.close().catch((error: unknown) => {
+      if (!failed) throw error;
+    });
   }
 
   async function runChecks(): Promise<VerifyReport> {
@@ -347,7 +402,18 @@ export async function verify(
 
     // 6. Every WorkOS user, paged by hand (order=asc, after=...): those with no local user, and with
     // --full the read-back of every synced user from the same pages.
-    const seen = options.full ? new Set<string>() : null;
+    if (options.full) {
+      seen = await SeenIds.open(db);
+      if (!seen) {
+        checks.push({
+          name: 'readback',
+          ok: false,
+          detail:
+            'workos_migrate.verify_seen missing (installed by an older version): run `workos-migrate install`',
+        });
+        return report();
+      }
+    }
     let scanned = 0;
     let after: string | undefined;
     do {
@@ -364,6 +430,7 @@ export async function verify(
           sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config, idType))} WHERE s.workos_user_id IN ${ids}`,
         );
         const byWorkosId = new Map(synced.map((row) => [row.workosUserId, row]));
+        const met: string[] = [];
         // Only external ids that parse as local ids of the column's type: a cast of anything else fails.
         const localIdByWorkosId = new Map<string, string>();
         for (const user of remote) {
@@ -410,7 +477,7 @@ export async function verify(
             continue;
           }
           if (!seen) continue;
-          seen.add(user.id);
+          met.push(user.id);
           if (row.pending) {
             skippedPending++;
             continue;
@@ -418,23 +485,32 @@ export async function verify(
           compared++;
           await drift.add(diffUser(row, user, prefix));
         }
+        await seen?.add(met);
       }
       after = page.listMetadata.after ?? undefined;
     } while (after);
 
     if (seen) {
-      // Synced users the scan did not meet: missing in WorkOS, unless they appeared meanwhile.
+      // Synced users the scan did not meet: missing in WorkOS, unless they appeared meanwhile. Each
+      // range of 5,000 sync_state keys is one bounded anti-join, however few users it yields.
+      const unseenSql = seen.unseen();
       let cursor = '';
       for (;;) {
+        const [range] = await query<{ last: string | null }>(
+          db,
+          sql`SELECT max(user_id) AS last FROM (SELECT user_id FROM workos_migrate.sync_state
+            WHERE user_id > ${cursor} ORDER BY user_id LIMIT 5000) keys`,
+        );
+        const last = range?.last ?? null;
+        if (last === null) break;
         const rows = await query<SyncedRow>(
           db,
           sql`SELECT ${sql.raw(syncedSelect(config))} FROM ${sql.raw(syncedFrom(config, idType))}
-            WHERE s.user_id > ${cursor} AND u.${sql.raw(quoteIdent(mapping.columns.id))} IS NOT NULL
-            ORDER BY s.user_id LIMIT 5000`,
+            WHERE s.user_id > ${cursor} AND s.user_id <= ${last}
+              AND u.${sql.raw(quoteIdent(mapping.columns.id))} IS NOT NULL AND ${unseenSql}`,
         );
-        if (rows.length === 0) break;
-        cursor = rows.at(-1)?.userId ?? cursor;
-        const unseen = rows.filter((row) => !seen.has(row.workosUserId) && !row.pending);
+        cursor = last;
+        const unseen = rows.filter((row) => !row.pending);
         await pool(unseen, 8, async (row) => {
           const remote = await getUser(workos, row.workosUserId);
           compared++;
@@ -451,7 +527,6 @@ export async function verify(
             await drift.add(diffUser(row, remote, prefix));
           }
         });
-        if (rows.length < 5000) break;
       }
     }
 

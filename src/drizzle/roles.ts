@@ -17,6 +17,8 @@ const FOLD_COUNTS = 'workos_migrate.fold_counts()';
 const TAKE_LOGIN_ATTEMPT = 'workos_migrate.take_login_attempt(text, integer, bigint)';
 const LIBRARY_TABLES = [
   'outbox',
+  // verify --full's scratch table (its run's rows only, deleted at the end).
+  'verify_seen',
   'sync_state',
   'leader',
   'settings',

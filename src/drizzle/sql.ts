@@ -115,6 +115,16 @@ CREATE TABLE IF NOT EXISTS workos_migrate.applied_deletes (
 );
 CREATE INDEX IF NOT EXISTS applied_deletes_at_idx ON workos_migrate.applied_deletes (deleted_at);
 
+-- The WorkOS ids one \`verify --full\` run met while paging WorkOS (cli/verify.ts), so its second pass
+-- finds the synced users the scan did not meet with an anti-join instead of a set in memory. Scratch
+-- rows only (UNLOGGED: a crash loses nothing that matters); each run deletes its own at the end.
+CREATE UNLOGGED TABLE IF NOT EXISTS workos_migrate.verify_seen (
+  run_id text NOT NULL,
+  workos_user_id text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (run_id, workos_user_id)
+);
+
 CREATE TABLE IF NOT EXISTS workos_migrate.leader (
   name text PRIMARY KEY,
   holder text NOT NULL,
