@@ -27,21 +27,28 @@ export async function query<T>(db: DrizzleTransaction, statement: SQL): Promise<
 
 const translated = new WeakSet<object>();
 
+function translatedExecute(target: DrizzleTransaction, statement: SQL): Promise<unknown> {
+  return Promise.resolve(target.execute(statement)).catch((error: unknown) => {
+    throw databaseError(error);
+  });
+}
+
+/** One transaction of the app's own (e.g. the one handed to an app callback) with failures translated. */
+export function withTransactionErrors(tx: DrizzleTransaction): DrizzleTransaction {
+  return { execute: (statement) => translatedExecute(tx, statement) };
+}
+
 /**
  * The app's database with every failure translated by `databaseError` (PostgreSQL's message and what to
  * do, no SQL text or parameter values): what the engine runs on, so no error it raises or stores leaks them.
  */
 export function withDatabaseErrors(db: DrizzleDatabase): DrizzleDatabase {
   if (translated.has(db)) return db;
-  const execute = (target: DrizzleTransaction, statement: SQL) =>
-    Promise.resolve(target.execute(statement)).catch((error: unknown) => {
-      throw databaseError(error);
-    });
   const wrapped: DrizzleDatabase = {
-    execute: (statement) => execute(db, statement),
+    execute: (statement) => translatedExecute(db, statement),
     transaction: (work) =>
       db
-        .transaction((tx) => work({ execute: (statement) => execute(tx, statement) }))
+        .transaction((tx) => work(withTransactionErrors(tx)))
         .catch((error: unknown) => {
           throw databaseError(error);
         }),

@@ -2,9 +2,9 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthenticationResponse, User, WorkOS } from '@workos-inc/node';
 import { sql } from 'drizzle-orm';
 import { checkRedirectUri, type ResolvedConfig } from '../core/config.js';
-import { type DrizzleDatabase, type DrizzleTransaction, query } from '../core/db.js';
+import { type DrizzleDatabase, type DrizzleTransaction, query, withTransactionErrors } from '../core/db.js';
 import { emailLookupSql, normaliseEmail } from '../core/email.js';
-import { ConfigError, databaseError } from '../core/errors.js';
+import { ConfigError } from '../core/errors.js';
 import { quoteIdent } from '../core/mapping.js';
 import type { Flags } from '../flags/flags.js';
 import {
@@ -267,16 +267,6 @@ async function emailTaken(config: ResolvedConfig, tx: DrizzleTransaction, email:
   return rows.length > 0;
 }
 
-/** A transaction on the app's own database whose statements (ours) fail with translated errors. */
-function translating(tx: DrizzleTransaction): DrizzleTransaction {
-  return {
-    execute: (statement) =>
-      Promise.resolve(tx.execute(statement)).catch((error: unknown) => {
-        throw databaseError(error);
-      }),
-  };
-}
-
 class Refusal {
   constructor(readonly mapping: Mapping) {}
 }
@@ -300,7 +290,7 @@ async function createLinkedUser(
   let outcome: { kind: 'created'; local: LocalUser } | Mapping;
   try {
     outcome = await appDb.transaction(async (appTx) => {
-      const tx = translating(appTx);
+      const tx = withTransactionErrors(appTx);
       await tx.execute(
         sql`SELECT pg_advisory_xact_lock(hashtextextended(${`workos-migrate:workos-only:${workosUser.id}`}, 0))`,
       );

@@ -115,8 +115,14 @@ const LIMITER_SETUP_STATES = new Set(['42883', '42P01', '3F000', '42501']);
  * WorkOS API key (the same in every instance of one environment), so the table never holds an email,
  * nor a plain digest that a list of emails could be hashed against.
  */
+const attemptKeys = new WeakMap<ResolvedConfig, Buffer>();
+
 function attemptKey(config: ResolvedConfig, email: string): string {
-  const key = createHmac('sha256', config.workos.apiKey).update('workos-migrate legacy attempts').digest();
+  let key = attemptKeys.get(config);
+  if (!key) {
+    key = createHmac('sha256', config.workos.apiKey).update('workos-migrate legacy attempts').digest();
+    attemptKeys.set(config, key);
+  }
   return createHmac('sha256', key).update(normaliseEmail(email)).digest('base64url');
 }
 
